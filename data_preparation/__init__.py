@@ -1,0 +1,1 @@
+"""CAMUS extraction, sector maps, label augmentation and the hand-off to segmentation."""

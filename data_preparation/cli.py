@@ -1,0 +1,169 @@
+"""Command-line plumbing shared by every program of the project.
+
+Each program describes its options once, as a dataclass whose fields carry a ``help`` text in
+their metadata. ``parse_config`` derives the argparse parser from it, and ``save_config`` writes the
+exact configuration next to the program's outputs, so nothing is defined twice.
+
+    @dataclass
+    class Config:
+        data_dir: str = field(default="", metadata={"help": "folder of ...", "required": True})
+        size: int = field(default=256, metadata={"help": "output size in pixels"})
+        views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "...", "choices": VIEWS})
+
+    def main(argv=None):
+        run_program(lambda: extract(parse_config(Config, argv, __doc__)))
+
+Errors a user can cause (bad input) are raised as ``UserError``; ``run_program`` turns them into one
+line on stderr and exit status 2, with no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from .files import atomic_path
+
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """A problem with the user's input (file, folder, option): reported in one line, exit 2."""
+
+
+def _field_type(cls: type, f: dataclasses.Field) -> Any:
+    hints = typing.get_type_hints(cls)
+    return hints[f.name]
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
+    """An argparse parser with one option per dataclass field (``foo_bar`` -> ``--foo-bar``)."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("cli", True) is False:
+            continue
+        tp, optional = _unwrap_optional(_field_type(cls, f))
+        help_text = f.metadata.get("help", "")
+        kwargs: dict[str, Any] = {"help": help_text, "dest": f.name}
+        if f.default is not dataclasses.MISSING:
+            kwargs["default"] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            kwargs["default"] = f.default_factory()  # type: ignore[misc]
+        if f.metadata.get("required"):
+            kwargs["required"] = True
+            kwargs.pop("default", None)
+        if "choices" in f.metadata:
+            kwargs["choices"] = list(f.metadata["choices"])
+        name = "--" + f.name.replace("_", "-")
+        origin = typing.get_origin(tp)
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif origin in (tuple, list):
+            args = typing.get_args(tp)
+            kwargs["type"] = args[0] if args and args[0] is not Ellipsis else str
+            kwargs["nargs"] = "*" if optional else "+"
+        elif typing.get_origin(tp) is typing.Literal:
+            kwargs["choices"] = list(typing.get_args(tp))
+            kwargs["type"] = type(typing.get_args(tp)[0])
+        else:
+            kwargs["type"] = tp
+        if optional and "default" in kwargs and kwargs["default"] is None:
+            kwargs["default"] = None
+        parser.add_argument(name, **kwargs)
+    return parser
+
+
+def config_from_namespace(cls: type[T], namespace: argparse.Namespace) -> T:
+    values = {}
+    for f in dataclasses.fields(cls):
+        if not hasattr(namespace, f.name):
+            continue
+        value = getattr(namespace, f.name)
+        tp, _ = _unwrap_optional(_field_type(cls, f))
+        if typing.get_origin(tp) is tuple and isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def parse_config(cls: type[T], argv: list[str] | None = None, description: str | None = None) -> T:
+    """Parse command-line options into an instance of the configuration dataclass ``cls``."""
+    parser = build_parser(cls, description)
+    return config_from_namespace(cls, parser.parse_args(argv))
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        if dataclasses.is_dataclass(value):
+            return config_to_dict(value)
+        return value
+
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a configuration saved by ``save_config`` (unknown keys are an error)."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(names)
+    if unknown:
+        raise UserError(f"configuration has unknown keys for {cls.__name__}: {sorted(unknown)}")
+    values = {}
+    for name, value in data.items():
+        tp, _ = _unwrap_optional(_field_type(cls, names[name]))
+        if typing.get_origin(tp) is tuple and isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
+
+
+def save_config(config: Any, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    """Write the configuration (plus optional extra facts) as JSON, atomically."""
+    data = config_to_dict(config)
+    if extra:
+        data = {**data, **extra}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def run_program(body: Callable[[], Any]) -> None:
+    """Run a program's body; a UserError becomes one line on stderr and exit status 2."""
+    try:
+        body()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted: finished outputs are kept; re-run the same command to resume",
+              file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,113 @@
+"""Reading and writing the project's files safely.
+
+Every output is written to a temporary name in the same folder and renamed into place, so a killed
+job never leaves a half-written file under a final name; re-running it skips what exists.
+Every read checks what it got and raises ``UserError`` naming the file and the problem.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+PNG_SUFFIX = ".png"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_png(path: str | Path, array: np.ndarray) -> None:
+    """Write a 2-D uint8 array as a grey PNG (or H x W x 3 as colour, RGB order), atomically."""
+    from .cli import UserError
+
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"write_png expects uint8, got {array.dtype} for {path}")
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(PNG_SUFFIX, array)
+    if not ok:
+        raise UserError(f"{path}: could not encode PNG")
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(encoded.tobytes())
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
+def read_png(path: str | Path, color: bool = False) -> np.ndarray:
+    """Read a PNG as uint8 (grey H x W, or RGB H x W x 3 with ``color``); UserError if unreadable."""
+    from .cli import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    data = np.fromfile(path, dtype=np.uint8)
+    flag = cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED
+    image = cv2.imdecode(data, flag) if data.size else None
+    if image is None:
+        raise UserError(f"{path}: not a readable image")
+    if color:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3:  # a colour PNG where grey was expected: keep the first channel
+        if not (np.array_equal(image[..., 0], image[..., 1])
+                and np.array_equal(image[..., 0], image[..., 2])):
+            raise UserError(f"{path}: expected a grey image, got colour")
+        image = image[..., 0]
+    if image.dtype != np.uint8:
+        raise UserError(f"{path}: expected 8-bit PNG, got {image.dtype}")
+    return image
+
+
+def read_label_png(path: str | Path, num_classes: int) -> np.ndarray:
+    """Read a label map PNG and check every value is in 0..num_classes-1."""
+    from .cli import UserError
+
+    labels = read_png(path)
+    bad = np.unique(labels[labels >= num_classes])
+    if bad.size:
+        raise UserError(
+            f"{path}: label values {bad.tolist()} outside 0..{num_classes - 1}"
+        )
+    return labels
+
+
+def list_pngs(folder: str | Path) -> list[Path]:
+    """The PNG files of a folder, sorted by name (temporary files are ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix == PNG_SUFFIX and not p.name.startswith("."))
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and check a file can be written in it."""
+    from .cli import UserError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UserError(f"{folder}: output folder is not writable ({error.strerror or error})") from None
+    return folder

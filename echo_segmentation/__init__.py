@@ -1,0 +1,1 @@
+"""Segmentation networks trained on synthetic or real echocardiograms, tested on real CAMUS."""

@@ -1,0 +1,1 @@
+"""Semantic diffusion model: SPADE UNet, diffusion maths, samplers, training and sampling."""
