@@ -32,3 +32,59 @@ def subprocess_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+@pytest.fixture(scope="session")
+def synthetic_camus_dir(tmp_path_factory) -> Path:
+    """A tiny synthetic CAMUS-format set (6 patients, 64 px, seed 0; split 4/1/1) built once per session.
+
+    Same layout as the official NIfTI release: database_nifti/patientNNNN/..., database_split/...
+    Treat it as read-only (it is shared by every test of the session).
+    """
+    from data_preparation.synthetic_camus import make_synthetic_camus
+
+    return make_synthetic_camus(tmp_path_factory.mktemp("synthetic_camus"), num_patients=6, seed=0,
+                                size=64)
+
+
+# --- data preparation (engineer A): small real extraction and label preparation -----------------
+SMALL_SPLIT_COUNTS = {"training": 4, "validation": 2, "testing": 2}
+SMALL_SIZE = 64
+
+
+def small_patient_numbers(camus: Path) -> list[int]:
+    """The first 4 training, 2 validation and 2 testing patients of the official split lists."""
+    numbers = []
+    for split, count in SMALL_SPLIT_COUNTS.items():
+        names = (camus / "database_split" / f"subgroup_{split}.txt").read_text().split()
+        numbers += [int(name.removeprefix("patient")) for name in names[:count]]
+    return numbers
+
+
+@pytest.fixture(scope="session")
+def small_extract(camus_dir, tmp_path_factory) -> Path:
+    """Step 1 on 8 real patients (4 training, 2 validation, 2 testing), 64 px, all four views.
+
+    EXTRACT/<VIEW>/{images,annotations}/<split>/patientNNNN_<VIEW>_<split>.png: 32 pairs.
+    """
+    from data_preparation.extract_camus import main
+
+    out = tmp_path_factory.mktemp("small_extract")
+    main(["--camus-dir", str(camus_dir), "--out-dir", str(out), "--size", str(SMALL_SIZE),
+          "--patients", *map(str, small_patient_numbers(camus_dir))])
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_labels(small_extract, tmp_path_factory) -> Path:
+    """Step 2 on ``small_extract`` with 2 augmented maps per training/validation map (seed 0).
+
+    LABELS/<VIEW>/{sector_annotations,images}/<split>/: 8 maps per view (4/2/2);
+    LABELS/<VIEW>_augmented/sector_annotations/{training,validation}/<stem>_{0,1}.png: 12 per view.
+    """
+    from data_preparation.prepare_labels import main
+
+    out = tmp_path_factory.mktemp("small_labels")
+    main(["--extract-dir", str(small_extract), "--out-dir", str(out), "--num-augment", "2",
+          "--seed", "0"])
+    return out

@@ -1,0 +1,189 @@
+"""Build a segmentation dataset (DESIGN.md step 4) from generated samples or from real frames.
+
+--source synthetic (default): the diffusion model's samples (step 3)
+
+    SAMPLES/<VIEW>/samples/<name>.png   synthetic image,  SAMPLES/<VIEW>/labels/<name>.png  sector map
+
+become training/validation pairs with CAMUS labels (sector 0->0, 1->1, 2->0, 3->2, 4->3); the
+split comes from the name (patientNNNN_<VIEW>_<split>_<k>). --source real: the real extracted
+training/validation frames of step 1 (the real-data baseline). Either way the real extracted
+testing split (step 1) is copied alongside, so the result is
+
+    OUT/<dataset>/{images,annotations}/{training,validation,testing}/<name>.png
+
+Several --views are merged into one dataset (default name: the view, or all_views; real_...
+for --source real). All inputs are checked before the dataset appears; it replaces an older one
+of the same name as a whole. OUT/<dataset>/dataset_config.json records how it was made.
+
+Examples:
+    python -m data_preparation.prepare_segmentation_data --samples-dir /tmp/samples \\
+        --extract-dir /tmp/extract --out-dir /tmp/seg --views 2CH_ED 2CH_ES 4CH_ED 4CH_ES
+    python -m data_preparation.prepare_segmentation_data --source real --extract-dir /tmp/extract \\
+        --out-dir /tmp/seg
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .cli import UserError, parse_config, run_program, save_config
+from .files import check_writable, list_pngs, read_label_png, read_png, write_png
+from .labels import CAMUS_CLASSES, SECTOR_CLASSES, SPLITS, VIEWS, sector_to_camus, stem_parts
+from .resize import resize_image, resize_labels
+from .staging import staged_folder
+
+CONFIG_FILE = "dataset_config.json"
+SYNTHETIC_SPLITS = ("training", "validation")
+
+
+@dataclass
+class Config:
+    extract_dir: str = field(default="", metadata={
+        "help": "step 1 root (extract_camus output): the real testing split, and the real "
+                "training/validation frames for --source real", "required": True})
+    out_dir: str = field(default="", metadata={"help": "output root (step 4 layout)",
+                                               "required": True})
+    source: str = field(default="synthetic", metadata={
+        "help": "training/validation data: synthetic samples (step 3) or real frames (step 1)",
+        "choices": ("synthetic", "real")})
+    samples_dir: str | None = field(default=None, metadata={
+        "help": "step 3 root: <VIEW>/samples/<name>.png and <VIEW>/labels/<name>.png "
+                "(required with --source synthetic)"})
+    views: tuple[str, ...] = field(default=VIEWS, metadata={
+        "help": "views to include (several are merged into one dataset)", "choices": VIEWS})
+    dataset_name: str | None = field(default=None, metadata={
+        "help": "dataset folder name (default: the view, or all_views; prefixed real_ for "
+                "--source real)"})
+    size: int | None = field(default=None, metadata={
+        "help": "resize every image/label to SIZE x SIZE (default: keep; sizes must then agree)"})
+
+
+@dataclass(frozen=True)
+class Pair:
+    split: str
+    name: str
+    image_path: Path
+    label_path: Path
+    sector_labels: bool  # the label file is a sector map (0..4), else CAMUS labels (0..3)
+
+
+def dataset_name(config: Config) -> str:
+    if config.dataset_name:
+        if "/" in config.dataset_name or config.dataset_name.startswith("."):
+            raise UserError(f"--dataset-name {config.dataset_name!r}: must be a plain folder name")
+        return config.dataset_name
+    name = config.views[0] if len(config.views) == 1 else "all_views"
+    return f"real_{name}" if config.source == "real" else name
+
+
+def real_pairs(extract_dir: Path, view: str, split: str) -> list[Pair]:
+    image_dir = extract_dir / view / "images" / split
+    label_dir = extract_dir / view / "annotations" / split
+    images = list_pngs(image_dir)
+    if not images:
+        raise UserError(f"{image_dir}: no extracted images (empty {split} split)")
+    return [Pair(split, p.stem, p, label_dir / p.name, False) for p in images]
+
+
+def synthetic_pairs(samples_dir: Path, view: str) -> list[Pair]:
+    sample_dir, label_dir = samples_dir / view / "samples", samples_dir / view / "labels"
+    samples = list_pngs(sample_dir)
+    if not samples:
+        raise UserError(f"{sample_dir}: no generated samples")
+    pairs, skipped = [], 0
+    for path in samples:
+        split = stem_parts(path.stem)["split"]
+        if split == "testing":
+            skipped += 1  # the test set is always real
+            continue
+        if split not in SYNTHETIC_SPLITS:
+            raise UserError(f"{path}: cannot tell the split from the name (expected "
+                            "patientNNNN_<VIEW>_<training|validation>_<k>.png)")
+        pairs.append(Pair(split, path.stem, path, label_dir / path.name, True))
+    unsampled = len({p.stem for p in list_pngs(label_dir)} - {p.stem for p in samples})
+    if skipped or unsampled:
+        print(f"note: {view}: {skipped} samples of testing maps skipped (testing stays real), "
+              f"{unsampled} label maps without a sample", file=sys.stderr)
+    for split in SYNTHETIC_SPLITS:
+        if not any(p.split == split for p in pairs):
+            raise UserError(f"{sample_dir}: no samples of the {split} split")
+    return pairs
+
+
+def collect_pairs(config: Config) -> list[Pair]:
+    extract_dir = Path(config.extract_dir)
+    if not extract_dir.is_dir():
+        raise UserError(f"{extract_dir}: extraction folder not found")
+    if config.source == "synthetic":
+        if not config.samples_dir:
+            raise UserError("--samples-dir is required with --source synthetic")
+        if not Path(config.samples_dir).is_dir():
+            raise UserError(f"{config.samples_dir}: samples folder not found")
+    pairs = []
+    for view in config.views:
+        if config.source == "synthetic":
+            pairs += synthetic_pairs(Path(config.samples_dir), view)
+        else:
+            pairs += real_pairs(extract_dir, view, "training")
+            pairs += real_pairs(extract_dir, view, "validation")
+        pairs += real_pairs(extract_dir, view, "testing")
+    seen: dict[tuple[str, str], Path] = {}
+    for pair in pairs:
+        key = (pair.split, pair.name)
+        if key in seen:
+            raise UserError(f"{pair.image_path}: name {pair.name} already taken by {seen[key]}")
+        seen[key] = pair.image_path
+    return pairs
+
+
+def load_pair(pair: Pair, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The image and its CAMUS labels, checked, resized to ``size`` if given."""
+    image = read_png(pair.image_path)
+    labels = read_label_png(pair.label_path, SECTOR_CLASSES if pair.sector_labels else CAMUS_CLASSES)
+    if image.shape != labels.shape:
+        raise UserError(f"{pair.label_path}: size {labels.shape} differs from the image "
+                        f"{pair.image_path} {image.shape}")
+    if pair.sector_labels:
+        labels = sector_to_camus(labels)
+    if size:
+        image, labels = resize_image(image, size), resize_labels(labels, size)
+    return image, labels
+
+
+def prepare_segmentation_data(config: Config) -> Path:
+    if config.size is not None and config.size < 8:
+        raise UserError(f"--size {config.size}: must be at least 8 pixels")
+    name = dataset_name(config)
+    pairs = collect_pairs(config)
+    out_root = check_writable(config.out_dir)
+    counts: Counter = Counter()
+    shapes: dict[tuple[int, int], Path] = {}
+    with staged_folder(out_root / name) as staging:
+        for pair in tqdm(pairs, desc=f"dataset {name}", unit="pair"):
+            image, labels = load_pair(pair, config.size)
+            shapes.setdefault(image.shape, pair.image_path)
+            if len(shapes) > 1:
+                sizes = ", ".join(f"{s} ({p})" for s, p in shapes.items())
+                raise UserError(f"{pair.image_path}: image sizes differ within the dataset: "
+                                f"{sizes}; choose one with --size")
+            write_png(staging / "images" / pair.split / f"{pair.name}.png", image)
+            write_png(staging / "annotations" / pair.split / f"{pair.name}.png", labels)
+            counts[pair.split] += 1
+        save_config(config, staging / CONFIG_FILE,
+                    extra={"dataset": name, "pairs": {s: counts[s] for s in SPLITS}})
+    print(f"dataset {name}: " + ", ".join(f"{counts[s]} {s}" for s in SPLITS)
+          + f" pairs in {out_root / name}")
+    return out_root / name
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: prepare_segmentation_data(parse_config(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

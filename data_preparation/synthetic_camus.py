@@ -1,0 +1,201 @@
+"""Generate a synthetic CAMUS-format data set: a parametric heart rendered as echocardiograms.
+
+Writes the layout of the official CAMUS NIfTI release (as ../shared/camus_224), so every program
+that reads CAMUS reads it unchanged:
+
+    OUT/database_nifti/patientNNNN/patientNNNN_{2CH,4CH}_{ED,ES}.nii.gz      image, uint8
+    OUT/database_nifti/patientNNNN/patientNNNN_{2CH,4CH}_{ED,ES}_gt.nii.gz   labels, uint8
+    OUT/database_split/subgroup_{training,validation,testing}.txt            split lists
+    OUT/synthetic_camus_config.json                                          this configuration
+    OUT/synthetic_camus_examples.png                                         a figure of examples
+
+Labels: 0 background, 1 LV cavity, 2 LV myocardium, 3 left atrium. Arrays are oriented like the
+official files: axis 0 runs across the sector, the apex is on the left (transpose to get the apex
+at the top); the header gives the pixel size in mm. Each patient is a random heart (size, shape,
+tilt, depth, wall thickness, right heart in 4CH, surrounding tissue) seen by a random scanner
+(sector width and depth, gain, dynamic range, attenuation, beam width), the same for its four
+frames. The set is a pure function of (seed, patient number, size): a larger set extends a smaller
+one. The split lists are written last; a killed run resumes with the same command.
+
+Example:
+    python -m data_preparation.synthetic_camus --out-dir /tmp/synthetic_camus --num-patients 60
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .cli import UserError, config_to_dict, parse_config, run_program, save_config
+from .files import atomic_path, check_writable
+from .heart_phantom import HeartFrame, draw_anatomy
+from .labels import SPLITS, VIEWS
+from .ultrasound_simulation import draw_scanner, simulate
+
+CONFIG_FILE = "synthetic_camus_config.json"
+FIGURE_FILE = "synthetic_camus_examples.png"
+DEPTH_MM = (130.0, 170.0)  # physical depth of the image height, for the header's pixel size
+DATA_FIELDS = ("num_patients", "seed", "size", "validation_fraction", "testing_fraction")
+
+
+@dataclass
+class Config:
+    out_dir: str = field(default="", metadata={
+        "help": "output folder (CAMUS NIfTI release layout); created if needed", "required": True})
+    num_patients: int = field(default=60, metadata={"help": "number of patients (4 frames each)"})
+    seed: int = field(default=0, metadata={"help": "random seed: same seed, identical data set"})
+    size: int = field(default=256, metadata={"help": "frame size in pixels (square)"})
+    validation_fraction: float = field(default=0.15, metadata={
+        "help": "fraction of patients in subgroup_validation.txt (at least one)"})
+    testing_fraction: float = field(default=0.15, metadata={
+        "help": "fraction of patients in subgroup_testing.txt (at least one); the rest train"})
+    figure: bool = field(default=True, metadata={
+        "help": f"save {FIGURE_FILE} (the first patients' frames with label overlays)"})
+
+
+def patient_name(number: int) -> str:
+    return f"patient{number:04d}"
+
+
+@dataclass
+class SyntheticPatient:
+    frames: dict[str, tuple[np.ndarray, np.ndarray]]  # view -> (image, labels), apex at the top
+    spacing_mm: tuple[float, float]  # (row, column) pixel size
+    sector: np.ndarray  # bool mask of the ultrasound sector (the same for the four frames)
+
+
+def render_patient(seed: int, number: int, size: int) -> SyntheticPatient:
+    """One patient's four frames (rows = depth), a pure function of (seed, number, size)."""
+    rng = np.random.default_rng([seed, number])
+    anatomy, scanner = draw_anatomy(rng), draw_scanner(rng)
+    row_mm = rng.uniform(*DEPTH_MM) / size
+    frames = {}
+    for index, view in enumerate(VIEWS):
+        heart = HeartFrame(anatomy, view, view.split("_")[1])
+        frame_rng = np.random.default_rng([seed, number, index])
+        image, pixels = simulate(heart.echogenicity, scanner, size, frame_rng)
+        labels = heart.labels(pixels.x, pixels.y)
+        labels[~pixels.sector] = 0
+        frames[view] = (image, labels)
+    return SyntheticPatient(frames, (row_mm, row_mm / scanner.stretch), pixels.sector)
+
+
+def split_patients(num_patients: int, seed: int, validation: float,
+                   testing: float) -> dict[str, list[int]]:
+    """Random disjoint split of patients 1..N, every split non-empty, lists sorted."""
+    n_val = max(1, round(validation * num_patients))
+    n_test = max(1, round(testing * num_patients))
+    if n_val + n_test >= num_patients:
+        raise UserError(f"--num-patients {num_patients}: too few for a training split with "
+                        f"{n_val} validation and {n_test} testing patients")
+    order = np.random.default_rng([seed, 0]).permutation(np.arange(1, num_patients + 1))
+    return {"training": sorted(order[n_val + n_test:].tolist()),
+            "validation": sorted(order[:n_val].tolist()),
+            "testing": sorted(order[n_val:n_val + n_test].tolist())}
+
+
+def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float]) -> None:
+    """uint8 NIfTI (.nii.gz) with pixel size ``spacing_mm`` along (axis 0, axis 1), written
+    atomically and byte-for-byte reproducibly (gzip mtime 0)."""
+    import nibabel
+
+    affine = np.diag([spacing_mm[0], spacing_mm[1], 1.0, 1.0])
+    volume = nibabel.Nifti1Image(np.ascontiguousarray(array, dtype=np.uint8), affine)
+    volume.header.set_data_dtype(np.uint8)
+    volume.header.set_xyzt_units("mm")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(gzip.compress(volume.to_bytes(), compresslevel=6, mtime=0))
+
+
+def frame_files(root: Path, number: int, view: str) -> tuple[Path, Path]:
+    folder = root / "database_nifti" / patient_name(number)
+    stem = f"{patient_name(number)}_{view}"
+    return folder / f"{stem}.nii.gz", folder / f"{stem}_gt.nii.gz"
+
+
+def write_patient(root: Path, seed: int, number: int, size: int) -> None:
+    (root / "database_nifti" / patient_name(number)).mkdir(parents=True, exist_ok=True)
+    patient = render_patient(seed, number, size)
+    row_mm, column_mm = patient.spacing_mm
+    for view, (image, labels) in patient.frames.items():
+        image_path, label_path = frame_files(root, number, view)
+        # stored like the official files: axis 0 across the sector (the transpose of rows = depth)
+        write_nifti(label_path, labels.T, (column_mm, row_mm))
+        write_nifti(image_path, image.T, (column_mm, row_mm))
+
+
+def check_config(config: Config) -> None:
+    if config.num_patients < 3:
+        raise UserError(f"--num-patients {config.num_patients}: need at least 3 (one per split)")
+    if config.num_patients > 9999:
+        raise UserError(f"--num-patients {config.num_patients}: at most 9999 (patientNNNN names)")
+    if config.size < 32:
+        raise UserError(f"--size {config.size}: must be at least 32 pixels")
+    if config.seed < 0:
+        raise UserError(f"--seed {config.seed}: must be 0 or positive")
+    for name in ("validation_fraction", "testing_fraction"):
+        if not 0.0 <= getattr(config, name) < 0.5:
+            raise UserError(f"--{name.replace('_', '-')} {getattr(config, name)}: must be in [0, 0.5)")
+
+
+def check_existing(root: Path, config: Config) -> None:
+    """Refuse to mix with a different data set; the same settings resume."""
+    saved_path = root / CONFIG_FILE
+    if saved_path.is_file():
+        try:
+            saved = json.loads(saved_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise UserError(f"{saved_path}: unreadable configuration ({error})") from None
+        wanted = config_to_dict(config)
+        different = [k for k in DATA_FIELDS if saved.get(k) != wanted[k]]
+        if different:
+            raise UserError(f"{saved_path}: {root} holds a set made with other settings "
+                            f"({', '.join(different)}); use another --out-dir or remove it")
+    elif (root / "database_nifti").exists() or (root / "database_split").exists():
+        raise UserError(f"{root}: already holds a CAMUS-like data set not made by this program "
+                        f"(no {CONFIG_FILE}); refusing to overwrite it")
+
+
+def generate(config: Config, progress: bool = True) -> Path:
+    check_config(config)
+    root = Path(config.out_dir)
+    check_writable(root)
+    check_existing(root, config)
+    splits = split_patients(config.num_patients, config.seed, config.validation_fraction,
+                            config.testing_fraction)
+    save_config(config, root / CONFIG_FILE, extra={
+        "program": "data_preparation.synthetic_camus",
+        "patients_per_split": {s: len(splits[s]) for s in SPLITS}})
+    todo = [n for n in range(1, config.num_patients + 1)
+            if not all(p.is_file() for v in VIEWS for p in frame_files(root, n, v))]
+    for number in tqdm(todo, desc="synthetic CAMUS patients", unit="patient", disable=not progress):
+        write_patient(root, config.seed, number, config.size)
+    for split in SPLITS:  # last: their presence marks a complete set
+        path = root / "database_split" / f"subgroup_{split}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(f"{patient_name(n)}\n" for n in splits[split]))
+    if config.figure:
+        from .synthetic_camus_figure import save_examples_figure
+
+        save_examples_figure(root, root / FIGURE_FILE, patients=min(3, config.num_patients))
+    return root
+
+
+def make_synthetic_camus(out_dir: str | Path, num_patients: int = 60, seed: int = 0,
+                         size: int = 256, figure: bool = False, progress: bool = False) -> Path:
+    """Build (or complete) a synthetic CAMUS-format set in ``out_dir`` and return its path."""
+    return generate(Config(out_dir=str(out_dir), num_patients=num_patients, seed=seed, size=size,
+                           figure=figure), progress=progress)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: generate(parse_config(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""A figure of a CAMUS-format folder's frames: each patient's four views, image and label overlay.
+
+Works on any folder in the NIfTI release layout (the synthetic set, or a real CAMUS download when
+looking at it locally; never put real CAMUS images in the repository: licence).
+
+Example:
+    python -m data_preparation.synthetic_camus_figure --camus-dir /tmp/synthetic_camus \
+        --out docs/figures/synthetic_camus_examples.png --patients 1 2 3
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cli import UserError, parse_config, run_program
+from .files import atomic_path
+from .labels import CAMUS_COLOURS, VIEWS
+
+
+@dataclass
+class Config:
+    camus_dir: str = field(default="", metadata={
+        "help": "folder in the CAMUS NIfTI release layout (database_nifti/patientNNNN/...)",
+        "required": True})
+    out: str = field(default="", metadata={"help": "output PNG", "required": True})
+    patients: tuple[int, ...] = field(default=(1, 2, 3), metadata={"help": "patient numbers"})
+
+
+def read_frame(camus_dir: Path, number: int, view: str) -> tuple[np.ndarray, np.ndarray]:
+    """Image and labels of one frame, transposed so that the apex is at the top."""
+    import nibabel
+
+    stem = Path(camus_dir) / "database_nifti" / f"patient{number:04d}" / f"patient{number:04d}_{view}"
+    arrays = []
+    for path in (Path(f"{stem}.nii.gz"), Path(f"{stem}_gt.nii.gz")):
+        if not path.is_file():
+            raise UserError(f"{path}: file not found")
+        arrays.append(np.asarray(nibabel.load(str(path)).dataobj).T)
+    return arrays[0], arrays[1]
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    rgb = np.repeat(image[..., None], 3, axis=2).astype(np.float32)
+    heart = labels > 0
+    rgb[heart] = (1 - alpha) * rgb[heart] + alpha * CAMUS_COLOURS[labels[heart]]
+    return rgb.astype(np.uint8)
+
+
+def save_examples_figure(camus_dir: str | Path, path: str | Path,
+                         patients: int | tuple[int, ...] = 3) -> Path:
+    """Rows: each patient's images, then their label overlays; columns: the four views."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    numbers = tuple(range(1, patients + 1)) if isinstance(patients, int) else tuple(patients)
+    fig, axes = plt.subplots(2 * len(numbers), len(VIEWS), squeeze=False,
+                             figsize=(2.2 * len(VIEWS), 2.2 * 2 * len(numbers)))
+    for row, number in enumerate(numbers):
+        for col, view in enumerate(VIEWS):
+            image, labels = read_frame(Path(camus_dir), number, view)
+            top, bottom = axes[2 * row, col], axes[2 * row + 1, col]
+            top.imshow(image, cmap="gray", vmin=0, vmax=255)
+            bottom.imshow(overlay(image, labels))
+            top.set_title(f"patient{number:04d} {view}", fontsize=8)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.text(0.5, 0.005, "overlay: red LV cavity, green LV myocardium, blue left atrium",
+             ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.015, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    def run(config: Config) -> None:
+        save_examples_figure(config.camus_dir, config.out, config.patients)
+
+    run_program(lambda: run(parse_config(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

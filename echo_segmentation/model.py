@@ -1,0 +1,85 @@
+"""The segmentation network (MONAI UNet or DynUNet) and its checkpoints.
+
+A checkpoint is a plain dict loaded with ``torch.load(weights_only=True)``:
+    kind            CHECKPOINT_KIND (anything else is refused)
+    config          the effective TrainConfig as a dict
+    normalisation   {"mean": m, "std": s} of the training images (intensities in 0..1)
+    model           network weights (without torch.compile's "_orig_mod." prefix)
+    epoch, elapsed_s, best_dice, best_epoch, optimizer   (training state, for --resume)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from monai.networks.nets import DynUNet, UNet
+
+from data_preparation.cli import UserError, config_from_dict
+from data_preparation.files import atomic_path
+from data_preparation.labels import CAMUS_CLASSES
+
+from .config import TrainConfig
+
+CHECKPOINT_KIND = "echo_segmentation.unet"
+COMPILED_PREFIX = "_orig_mod."
+ACTIVATIONS = {"leakyrelu": ("leakyrelu", {"negative_slope": 0.1}), "prelu": "prelu", "relu": "relu"}
+
+
+def build_network(config: TrainConfig) -> torch.nn.Module:
+    """A 2-D network from 1 grey channel to the 4 CAMUS classes (logits)."""
+    act = ACTIVATIONS[config.act]
+    if config.network == "dynunet":
+        strides = (1, *config.strides)
+        return DynUNet(spatial_dims=2, in_channels=1, out_channels=CAMUS_CLASSES,
+                       kernel_size=[3] * len(strides), strides=strides,
+                       upsample_kernel_size=config.strides, filters=config.channels,
+                       norm_name=config.norm, act_name=act, res_block=config.num_res_units > 0)
+    return UNet(spatial_dims=2, in_channels=1, out_channels=CAMUS_CLASSES,
+                channels=config.channels, strides=config.strides,
+                num_res_units=config.num_res_units, act=act, norm=config.norm)
+
+
+def plain_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights with torch.compile's "_orig_mod." prefix removed (a no-op for plain models)."""
+    return {k.replace(COMPILED_PREFIX, "", 1) if k.startswith(COMPILED_PREFIX) else k: v
+            for k, v in state.items()}
+
+
+def save_checkpoint(path: str | Path, **content: Any) -> None:
+    """Write a checkpoint atomically (``content`` as described in the module docstring)."""
+    content["kind"] = CHECKPOINT_KIND
+    content["model"] = plain_state_dict(content["model"])
+    with atomic_path(path) as tmp:
+        torch.save(content, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and check a checkpoint of this program (safe: tensors and plain data only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling errors have many types
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != CHECKPOINT_KIND:
+        kind = checkpoint.get("kind") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise UserError(f"{path}: not an echo_segmentation checkpoint (kind {kind!r})")
+    checkpoint["model"] = plain_state_dict(checkpoint["model"])
+    return checkpoint
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu"
+               ) -> tuple[torch.nn.Module, TrainConfig, dict[str, Any]]:
+    """The trained network (eval mode), its configuration and the whole checkpoint."""
+    checkpoint = read_checkpoint(path)
+    config = config_from_dict(TrainConfig, checkpoint["config"])
+    network = build_network(config)
+    try:
+        network.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        raise UserError(f"{path}: weights do not fit the saved configuration "
+                        f"({str(error).splitlines()[0]})") from None
+    return network.to(device).eval(), config, checkpoint

@@ -1,0 +1,157 @@
+"""Test a trained segmentation network on real CAMUS images (DESIGN.md step 5).
+
+--data-dir is a step-1 extraction root (EXTRACT, with --views to pick views), one view folder
+EXTRACT/<VIEW>, or a step-4 dataset SEG/<dataset> (its testing/ split is the real test split).
+Writes to --out-dir: metrics.csv (one row per image), summary.json and report.md (mean ± std
+overall, per view and phase, with 95 % patient-bootstrap confidence intervals and the published
+numbers beside ours), cases.png (best, median and worst cases), dice_boxplot.png, the predicted
+label maps in predictions/, and config.json.
+
+Images whose size differs from the network's input are resized for prediction and the
+predictions resized back (nearest), so metrics are computed at the size of the ground truth.
+
+    python -m echo_segmentation.test --checkpoint runs/real/best.pt --data-dir EXTRACT \\
+        --out-dir results/real
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from data_preparation.cli import (UserError, config_to_dict, parse_config, run_program,
+                                  save_config)
+from data_preparation.files import atomic_path, check_writable, write_png
+from data_preparation.labels import SPLITS, VIEWS, stem_parts
+
+from .data import list_pairs, read_pair, read_spacing
+from .figures import case_grid, dice_boxplot
+from .inference import pick_device, predict_images
+from .metrics import STRUCTURES, image_metrics, metric_column
+from .model import load_model
+from .report import render_report
+from .statistics import COLUMNS, summarise
+
+ID_COLUMNS = ["stem", "patient", "view", "phase"]
+
+
+@dataclass
+class TestConfig:
+    checkpoint: str = field(default="", metadata={
+        "help": "segmentation checkpoint (best.pt or last.pt of echo_segmentation.train)",
+        "required": True})
+    data_dir: str = field(default="", metadata={
+        "help": "real test data: extraction root EXTRACT, a view folder EXTRACT/<VIEW>, or a "
+                "dataset folder SEG/<dataset>", "required": True})
+    out_dir: str = field(default="", metadata={"help": "results folder", "required": True})
+    views: Optional[tuple[str, ...]] = field(default=None, metadata={
+        "help": "views to test when --data-dir is an extraction root (default: all present)",
+        "choices": VIEWS})
+    split: str = field(default="testing", metadata={"help": "split to test", "choices": SPLITS})
+    device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda' or 'cuda:N'"})
+    batch_size: int = field(default=16, metadata={"help": "images per forward pass"})
+    bootstrap: int = field(default=1000, metadata={
+        "help": "bootstrap resamples of patients for the 95 %% confidence intervals"})
+    seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
+    save_predictions: bool = field(default=True, metadata={
+        "help": "write the predicted label maps to OUT/predictions/<stem>.png"})
+
+
+def identity(stem: str) -> dict[str, str]:
+    parts = stem_parts(stem)
+    return {"stem": stem, "patient": parts["patient"], "view": parts["chamber"],
+            "phase": parts["phase"]}
+
+
+def spacing_for(stems: list[str], data_dir: str) -> dict[str, list[float]] | None:
+    """Pixel spacing per stem when every test image has one, else None (distances in pixels)."""
+    spacing = read_spacing(data_dir)
+    if not spacing:
+        return None
+    missing = [s for s in stems if s not in spacing]
+    if missing:
+        print(f"warning: spacing.json has no spacing for {len(missing)} of {len(stems)} images "
+              f"(e.g. {missing[0]}); distances are reported in pixels")
+        return None
+    return {s: [float(v) for v in spacing[s]] for s in stems}
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ID_COLUMNS + COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()}
+                         for r in rows)
+
+
+def nan_to_none(value):
+    if isinstance(value, dict):
+        return {k: nan_to_none(v) for k, v in value.items()}
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def run(config: TestConfig) -> None:
+    device = pick_device(config.device)
+    network, train_config, checkpoint = load_model(config.checkpoint, device)
+    pairs = list_pairs(config.data_dir, config.split, config.views)
+    # read and check every input before anything is written
+    images, truths = zip(*(read_pair(p) for p in pairs))
+    size = train_config.image_size
+    other = sorted({im.shape for im in images if im.shape != (size, size)})
+    if other:
+        print(f"warning: the network runs at {size} x {size}; images of size "
+              f"{', '.join(f'{h} x {w}' for h, w in other)} are resized for prediction and the "
+              f"predictions resized back (nearest)")
+    stems = [p.stem for p in pairs]
+    spacing = spacing_for(stems, config.data_dir)
+    out = check_writable(config.out_dir)
+
+    predictions = predict_images(network, images, size,
+                                 checkpoint["normalisation"], device, config.batch_size, train_config.amp)
+    rows = []
+    for stem, pred, truth in tqdm(list(zip(stems, predictions, truths)), desc="metrics",
+                                  leave=False):
+        rows.append({**identity(stem),
+                     **image_metrics(pred, truth, spacing[stem] if spacing else None)})
+        if config.save_predictions:
+            write_png(out / "predictions" / f"{stem}.png", pred)
+    write_csv(out / "metrics.csv", rows)
+
+    summary = {
+        "name": out.name, "checkpoint": str(config.checkpoint), "data_dir": str(config.data_dir),
+        "split": config.split, "units": "mm" if spacing else "px",
+        "bootstrap_resamples": config.bootstrap, "seed": config.seed,
+        "training": {"preset": train_config.preset, "data_dir": train_config.data_dir,
+                     "epochs_trained": checkpoint["epoch"], "best_epoch": checkpoint["best_epoch"],
+                     "best_validation_dice": checkpoint["best_dice"],
+                     "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2),
+                     "config": config_to_dict(train_config)},
+        "missed": {s: sum(1 for r in rows if math.isnan(r[metric_column("hd", s)])
+                          and r[metric_column("dice", s)] == 0) for s in STRUCTURES},
+        "groups": summarise(rows, config.bootstrap, config.seed),
+    }
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(nan_to_none(summary), indent=2) + "\n")
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(render_report(summary))
+    case_grid(rows, list(images), list(truths), predictions, out / "cases.png")
+    dice_boxplot(rows, out / "dice_boxplot.png", f"{out.name}: Dice per structure "
+                 f"({len(rows)} images)")
+    save_config(config, out / "config.json")
+    overall = summary["groups"]["all"]["metrics"]
+    print(f"{len(rows)} images: Dice (%) "
+          + " / ".join(f"{100 * overall[metric_column('dice', s)]['mean']:.1f}" for s in STRUCTURES)
+          + f" (LV endo / LV epi / LA); report: {out / 'report.md'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: run(parse_config(TestConfig, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

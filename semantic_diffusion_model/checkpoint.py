@@ -1,0 +1,142 @@
+"""Training checkpoints: one file per saved step holding everything needed to continue or sample.
+
+A checkpoint is a plain dictionary (loadable with ``torch.load(weights_only=True)``):
+format, version, step, config (the whole training configuration), model_config,
+diffusion_config, label_dropout, model, ema, optimizer, grad_scaler, rng. Files are named
+``checkpoint_<step>.pt`` in the run folder, written atomically, the newest k kept.
+"""
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import torch
+
+from data_preparation.cli import UserError, config_from_dict
+from . import storage
+from .config import DiffusionConfig, ModelConfig
+
+FORMAT = "echo-from-noise/sdm-checkpoint"
+VERSION = 1
+NAME_PATTERN = re.compile(r"^checkpoint_(\d+)\.pt$")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"checkpoint_{step:07d}.pt"
+
+
+def list_checkpoints(folder: str) -> list[tuple[int, str]]:
+    """(step, path) of the checkpoints in a folder, oldest first."""
+    found = []
+    for name in storage.listdir(folder):
+        match = NAME_PATTERN.match(name)
+        if match:
+            found.append((int(match.group(1)), storage.join(folder, name)))
+    return sorted(found)
+
+
+def latest_checkpoint(folder: str) -> str | None:
+    found = list_checkpoints(folder)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(path: str, state: dict) -> None:
+    """Write atomically: a temporary name renamed into place (local) or a completed upload (URL)."""
+    state = {"format": FORMAT, "version": VERSION, **state}
+    try:
+        if storage.is_url(path):
+            import blobfile as bf
+            with bf.BlobFile(path, "wb") as f:
+                torch.save(state, f)
+        else:
+            from data_preparation.files import atomic_path
+            with atomic_path(path) as tmp:
+                torch.save(state, tmp)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write checkpoint ({error.strerror or error})") from None
+
+
+def prune_checkpoints(folder: str, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints (keep = 0: delete nothing)."""
+    if keep > 0:
+        for _, path in list_checkpoints(folder)[:-keep]:
+            storage.remove(path)
+
+
+def load_checkpoint(path: str) -> dict:
+    """Load a checkpoint of this project on the CPU (weights_only); UserError if it is not one."""
+    if not storage.exists(path):
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        if storage.is_url(path):
+            import blobfile as bf
+            with bf.BlobFile(path, "rb") as f:
+                state = torch.load(f, map_location="cpu", weights_only=True)
+        else:  # memory-mapped: only the tensors actually used are read
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # truncated, not a torch file, or holding unsafe objects
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise UserError(f"{path}: not a semantic diffusion model checkpoint of this project")
+    if state.get("version") != VERSION:
+        raise UserError(f"{path}: checkpoint version {state.get('version')} is not supported "
+                        f"(this code reads version {VERSION})")
+    return state
+
+
+def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, DiffusionConfig]:
+    try:
+        return (config_from_dict(ModelConfig, state["model_config"]),
+                config_from_dict(DiffusionConfig, state["diffusion_config"]))
+    except (KeyError, TypeError, UserError) as error:
+        raise UserError(f"{path}: checkpoint configuration is unusable ({error})") from None
+
+
+def load_model(path: str, device: str | torch.device = "cpu", use_ema: bool = True):
+    """Rebuild the network from a checkpoint alone -> (model in eval mode, DiffusionConfig,
+    ModelConfig). EMA weights by default."""
+    from .unet import SPADEUNet
+
+    state = load_checkpoint(path)
+    model_config, diffusion_config = configs_of(state, path)
+    model_config.grad_checkpoint = False
+    model = SPADEUNet(model_config)
+    weights = state["ema"] if use_ema else state["model"]
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise UserError(f"{path}: weights do not fit the configuration stored with them "
+                        f"({str(error).splitlines()[0]})") from None
+    return model.to(device).eval(), diffusion_config, model_config
+
+
+def trained_with_label_dropout(state: dict) -> bool:
+    """Whether the model learned the null map (needed for classifier-free guidance)."""
+    return float(state.get("label_dropout", 0.0)) > 0.0
+
+
+def rng_states() -> dict:
+    """The torch, numpy and python RNG states as plain, weights_only-loadable values."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    version, py_state, gauss_next = random.getstate()
+    states = {"torch": torch.get_rng_state(),
+              "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                        "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+              "python": {"version": version, "state": torch.tensor(py_state, dtype=torch.int64),
+                         "gauss_next": gauss_next}}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np_state = states["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["cached_gaussian"]))
+    py = states["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])

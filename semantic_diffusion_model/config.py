@@ -1,0 +1,109 @@
+"""Configuration of the semantic diffusion model: network, diffusion process and training.
+
+The defaults are the published settings (../shared/DESIGN.md, "Semantic Diffusion Model"). Each
+dataclass field is one documented command-line option (data_preparation.cli derives the parser).
+``TrainConfig`` is the union of the three, so the training program has one flat set of options and
+a checkpoint can rebuild ``ModelConfig`` and ``DiffusionConfig`` from the saved dictionary alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from data_preparation.labels import SECTOR_CLASSES, VIEWS
+
+# published channel multipliers by image size (guided-diffusion / SDM)
+CHANNEL_MULT_BY_SIZE = {256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
+
+
+@dataclass
+class ModelConfig:
+    """The SPADE UNet (guided-diffusion UNet with SPADE in the middle and decoder blocks)."""
+
+    image_size: int = field(default=256, metadata={"help": "side of the square images and maps the model works on (pixels)"})
+    in_channels: int = field(default=1, metadata={"help": "image channels diffused (1 = grey; the published model diffused 3 identical ones)"})
+    num_classes: int = field(default=SECTOR_CLASSES, metadata={"help": "classes of the label map (one-hot channels of the condition)"})
+    model_channels: int = field(default=256, metadata={"help": "base channel count of the UNet"})
+    channel_mult: tuple[int, ...] = field(default=(), metadata={"help": "channel multiplier per resolution level; empty = the published list for the image size (256: 1 1 2 2 4 4, 128: 1 1 2 3 4, 64: 1 2 3 4)"})
+    num_res_blocks: int = field(default=2, metadata={"help": "residual blocks per resolution level"})
+    attention_resolutions: tuple[int, ...] = field(default=(32, 16, 8), metadata={"help": "feature-map sides (pixels) at which self-attention is used"})
+    num_head_channels: int = field(default=64, metadata={"help": "channels per attention head"})
+    norm_groups: int = field(default=32, metadata={"help": "groups of every GroupNorm (channel counts must be divisible by it)"})
+    spade_hidden: int = field(default=128, metadata={"help": "hidden channels of the SPADE label-map convolution"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout probability in the residual blocks"})
+    learn_sigma: bool = field(default=True, metadata={"help": "also predict the interpolated variance (output 2C channels)"})
+    use_scale_shift_norm: bool = field(default=True, metadata={"help": "time conditioning as scale and shift after the second norm (else added before it)"})
+    resblock_updown: bool = field(default=True, metadata={"help": "residual blocks do the down and up sampling (else plain pooling / nearest upsampling)"})
+    grad_checkpoint: bool = field(default=False, metadata={"help": "gradient checkpointing of every block (less memory, ~30%% slower)"})
+
+    def __post_init__(self) -> None:
+        self.channel_mult = tuple(self.channel_mult)
+        self.attention_resolutions = tuple(self.attention_resolutions)
+
+    @property
+    def use_checkpoint(self) -> bool:  # guided-diffusion's name for the same switch
+        return self.grad_checkpoint
+
+    @property
+    def out_channels(self) -> int:
+        return self.in_channels * (2 if self.learn_sigma else 1)
+
+    def resolved_channel_mult(self) -> tuple[int, ...]:
+        """The channel multipliers actually used (the published list when none was given)."""
+        if self.channel_mult:
+            return tuple(self.channel_mult)
+        if self.image_size not in CHANNEL_MULT_BY_SIZE:
+            from data_preparation.cli import UserError
+            raise UserError(f"no published channel multipliers for image size {self.image_size}; "
+                            f"give --channel-mult (published for {sorted(CHANNEL_MULT_BY_SIZE)})")
+        return CHANNEL_MULT_BY_SIZE[self.image_size]
+
+
+@dataclass
+class DiffusionConfig:
+    """The Gaussian diffusion process and its training loss."""
+
+    noise_schedule: str = field(default="cosine", metadata={"help": "beta schedule", "choices": ("cosine", "linear")})
+    diffusion_steps: int = field(default=1000, metadata={"help": "number of diffusion steps T"})
+    vb_weight: float = field(default=0.001, metadata={"help": "weight lambda of the variational bound L_vlb = T x (per-timestep term) in the hybrid loss MSE + lambda L_vlb (improved DDPM; 0.001 with T=1000 is guided-diffusion's MSE + L_t)"})
+
+
+@dataclass
+class TrainConfig(DiffusionConfig, ModelConfig):
+    """Every option of the training program (model and diffusion options included)."""
+
+    data_dir: str = field(default="", metadata={"help": "step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images; local path or gs:// / az:// URL", "required": True})
+    out_dir: str = field(default="", metadata={"help": "folder for checkpoints, progress.csv, config.json and TensorBoard events; local path or gs:// / az:// URL", "required": True})
+    views: tuple[str, ...] = field(default=("2CH_ED",), metadata={"help": "views whose real pairs are trained on together (the paper: ED frames of one chamber)", "choices": VIEWS})
+    split: str = field(default="training", metadata={"help": "split of the step-2 folder to train on", "choices": ("training", "validation", "testing")})
+    batch_size: int = field(default=12, metadata={"help": "images per step on each process (GPU)"})
+    microbatch: int = field(default=0, metadata={"help": "split each batch into micro-batches of this size for gradient accumulation (0 = no split)"})
+    lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate (annealed linearly to 0 over --lr-anneal-steps)"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    lr_anneal_steps: int = field(default=50000, metadata={"help": "steps over which the learning rate falls linearly to 0"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0 = --lr-anneal-steps); a later run with a larger value continues"})
+    ema_rate: float = field(default=0.9999, metadata={"help": "exponential moving average rate of the weights used for sampling"})
+    random_flip: bool = field(default=True, metadata={"help": "random horizontal flip of image and map"})
+    label_dropout: float = field(default=0.0, metadata={"help": "probability of replacing a map by the null (all-zero) map, so the model can be sampled with classifier-free guidance"})
+    precision: str = field(default="auto", metadata={"help": "compute precision: auto = bf16 autocast on GPUs that support it, else fp32; fp16 uses loss scaling", "choices": ("auto", "bf16", "fp16", "fp32")})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the network"})
+    channels_last: bool = field(default=False, metadata={"help": "channels-last memory format (faster convolutions on GPU)"})
+    save_interval: int = field(default=5000, metadata={"help": "write a checkpoint every this many steps (and always at the end)"})
+    keep_checkpoints: int = field(default=3, metadata={"help": "keep only the newest k checkpoints (0 = keep all)"})
+    log_interval: int = field(default=100, metadata={"help": "steps between rows of progress.csv"})
+    resume: str = field(default="auto", metadata={"help": "'auto' = continue from the newest checkpoint in --out-dir if there is one; a checkpoint path; or 'none' = start afresh (refused if --out-dir holds checkpoints)"})
+    seed: int = field(default=0, metadata={"help": "seed of initialisation, data order, flips, timesteps and noise (each step's randomness derives from seed, step and rank)"})
+    max_nonfinite_steps: int = field(default=50, metadata={"help": "stop with an error after this many consecutive steps skipped for a non-finite loss or gradient"})
+    num_workers: int = field(default=4, metadata={"help": "threads that decode the PNG files at start (the data set is kept in memory)"})
+    dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
+    tensorboard: bool = field(default=True, metadata={"help": "also write TensorBoard events (local --out-dir only)"})
+
+    @property
+    def total_steps(self) -> int:
+        return self.max_steps or self.lr_anneal_steps
+
+
+def sub_config(cls: type, config: Any) -> Any:
+    """The ``cls`` part (ModelConfig or DiffusionConfig) of a larger configuration."""
+    return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})

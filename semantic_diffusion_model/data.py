@@ -1,0 +1,150 @@
+"""Reading the semantic diffusion model's data: step-2 pairs (sector map + real image) and maps.
+
+Training pairs:  LABELS/<VIEW>/sector_annotations/<split>/<stem>.png  (values 0..num_classes-1)
+                 LABELS/<VIEW>/images/<split>/<stem>.png              (uint8 grey)
+Sampling maps:   any folder of map PNGs, e.g. LABELS/<VIEW>_augmented/sector_annotations/<split>/
+
+Files of another size than the model's are resized (nearest for maps, area for images). The
+training set (at most a few thousand frames) is decoded once and kept in memory; each step's batch
+is a deterministic function of (seed, step, rank), so resuming needs no data-loader state.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from data_preparation.cli import UserError
+from data_preparation.files import read_label_png, read_png
+from . import storage
+
+
+def _read_grey(path: str) -> np.ndarray:
+    if not storage.is_url(path):
+        return read_png(path)
+    image = cv2.imdecode(np.frombuffer(storage.read_bytes(path), np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise UserError(f"{path}: not a readable image")
+    return image
+
+
+def read_map(path: str, num_classes: int, size: int | None = None) -> np.ndarray:
+    """A label map (H, W) uint8 with every value checked, resized (nearest) to size x size."""
+    if storage.is_url(path):
+        labels = _read_grey(path)
+        bad = np.unique(labels[labels >= num_classes])
+        if bad.size:
+            raise UserError(f"{path}: label values {bad.tolist()} outside 0..{num_classes - 1}")
+    else:
+        labels = read_label_png(path, num_classes)
+    if size and labels.shape != (size, size):
+        labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+    return labels
+
+
+def read_image(path: str, size: int | None = None) -> np.ndarray:
+    """A grey image (H, W) uint8, resized (area) to size x size."""
+    image = _read_grey(path)
+    if size and image.shape != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def list_maps(folder: str) -> list[str]:
+    """The map PNGs of a folder, sorted by name; UserError if there are none."""
+    paths = [storage.join(folder, n) for n in storage.listdir(folder) if n.endswith(".png")]
+    if not paths:
+        raise UserError(f"{folder}: no label map PNGs found")
+    return paths
+
+
+def list_pairs(data_dir: str, views: tuple[str, ...], split: str) -> list[tuple[str, str]]:
+    """(map, image) paths of the given views and split; UserError if none or one is unmatched."""
+    pairs = []
+    for view in views:
+        map_dir = storage.join(data_dir, view, "sector_annotations", split)
+        image_dir = storage.join(data_dir, view, "images", split)
+        images = set(storage.listdir(image_dir))
+        for name in storage.listdir(map_dir):
+            if not name.endswith(".png"):
+                continue
+            if name not in images:
+                raise UserError(f"{storage.join(map_dir, name)}: no matching image in {image_dir}")
+            pairs.append((storage.join(map_dir, name), storage.join(image_dir, name)))
+    if not pairs:
+        raise UserError(f"{data_dir}: no map/image pairs for views {list(views)}, split {split} "
+                        f"(expected <VIEW>/sector_annotations/{split}/*.png and <VIEW>/images/{split}/*.png)")
+    return pairs
+
+
+def _read_pair(pair: tuple[str, str], num_classes: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    map_path, image_path = pair
+    labels, image = read_map(map_path, num_classes), read_image(image_path)
+    if labels.shape != image.shape:
+        raise UserError(f"{image_path}: image size {image.shape[1]}x{image.shape[0]} differs from "
+                        f"its map {map_path} ({labels.shape[1]}x{labels.shape[0]})")
+    if labels.shape != (size, size):
+        labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return labels, image
+
+
+@dataclass
+class PairData:
+    """All training pairs in memory: maps and images (N, size, size) uint8."""
+
+    maps: torch.Tensor
+    images: torch.Tensor
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @classmethod
+    def load(cls, data_dir: str, views: tuple[str, ...], split: str, num_classes: int, size: int,
+             workers: int = 4, progress: bool = False) -> "PairData":
+        pairs = list_pairs(data_dir, views, split)
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            results = list(tqdm(pool.map(lambda p: _read_pair(p, num_classes, size), pairs),
+                                total=len(pairs), desc="reading pairs", disable=not progress,
+                                leave=False))
+        maps = torch.from_numpy(np.stack([r[0] for r in results]))
+        images = torch.from_numpy(np.stack([r[1] for r in results]))
+        return cls(maps, images, [Path(p[0]).name for p in pairs])
+
+
+def step_seed(seed: int, step: int, rank: int, stream: int = 0) -> int:
+    """A 63-bit seed unique to (seed, step, rank, stream)."""
+    state = np.random.SeedSequence([seed, step, rank, stream]).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def batch_indices(num_items: int, batch_size: int, seed: int, step: int, rank: int,
+                  world_size: int) -> np.ndarray:
+    """Indices of this rank's batch at this step: every epoch is a permutation seeded by (seed,
+    epoch), read in order by the ranks in turn, so ranks see disjoint data within an epoch."""
+    positions = (step * world_size + rank) * batch_size + np.arange(batch_size)
+    epochs = positions // num_items
+    indices = np.empty(batch_size, dtype=np.int64)
+    for epoch in np.unique(epochs):
+        order = np.random.default_rng([seed, int(epoch)]).permutation(num_items)
+        chosen = epochs == epoch
+        indices[chosen] = order[positions[chosen] % num_items]
+    return indices
+
+
+def one_hot(maps: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(N, H, W) integer maps -> (N, num_classes, H, W) float one-hot."""
+    return F.one_hot(maps.long(), num_classes).permute(0, 3, 1, 2).float()
+
+
+def to_model_range(images: torch.Tensor, channels: int = 1) -> torch.Tensor:
+    """(N, H, W) uint8 -> (N, channels, H, W) float in [-1, 1] (grey repeated over channels)."""
+    x = images.float().div(127.5).sub(1.0)[:, None]
+    return x.expand(-1, channels, -1, -1).contiguous() if channels > 1 else x

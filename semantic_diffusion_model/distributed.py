@@ -1,0 +1,147 @@
+"""One program, three launchers: a single process, ``mpiexec -n N`` and ``torchrun``.
+
+``init_distributed`` finds out how it was started and joins the process group:
+- torchrun sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT (env:// rendezvous);
+- under mpiexec, mpi4py gives rank and size, and rank 0 broadcasts its host name (or --dist-host)
+  and a free port for a tcp:// rendezvous, so several nodes work the same way as one;
+- otherwise it is a single process and no process group is made.
+NCCL on GPUs (one per local rank, chosen with torch.cuda.set_device), gloo on CPU.
+
+``stop_all_on_error`` makes a failure on one rank end the whole job instead of leaving the other
+ranks waiting forever in a collective: MPI_Abort under mpiexec, an immediate non-zero exit under
+torchrun (whose agent then stops the other workers).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import socket
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+import torch.distributed as dist
+
+from data_preparation.cli import UserError
+
+MPI_ENV = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+TIMEOUT = datetime.timedelta(minutes=30)  # covers rank 0 writing a large checkpoint
+
+
+@dataclass
+class DistContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    launcher: str = "single"  # single | mpi | torchrun
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+def _pick_device(local_rank: int) -> torch.device:
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    if local_rank >= torch.cuda.device_count():
+        raise UserError(f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} visible): "
+                        "start at most one process per GPU on each node")
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
+
+
+def init_distributed(dist_host: str = "") -> DistContext:
+    """Join the process group of however this program was launched (see the module text)."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        launcher, init_method = "torchrun", "env://"
+    elif any(name in os.environ for name in MPI_ENV):
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        rank, world = comm.Get_rank(), comm.Get_size()
+        local_rank = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
+        address = (dist_host or socket.gethostname(), _free_port()) if rank == 0 else None
+        host, port = comm.bcast(address, root=0)
+        launcher, init_method = "mpi", f"tcp://{host}:{port}"
+    else:
+        return DistContext(device=_pick_device(0))
+
+    device = _pick_device(local_rank)
+    context = DistContext(rank, world, local_rank, device, launcher)
+    if world > 1:
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world,
+                                timeout=TIMEOUT, device_id=device if device.type == "cuda" else None)
+    return context
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum a tensor over ranks, in place (identity in a single process)."""
+    if dist.is_initialized():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Rank ``src``'s object on every rank."""
+    if not dist.is_initialized():
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=src)
+    return holder[0]
+
+
+@contextlib.contextmanager
+def stop_all_on_error(context: DistContext) -> Iterator[None]:
+    """On any exception in a multi-process job: report it, then end every rank now."""
+    try:
+        yield
+    except BaseException as error:
+        if not context.distributed or (isinstance(error, SystemExit) and not error.code):
+            raise
+        if isinstance(error, UserError):
+            where = "" if context.is_main else f" (rank {context.rank})"
+            print(f"error{where}: {error}", file=sys.stderr)
+            code = 2
+        elif isinstance(error, KeyboardInterrupt):
+            print(f"interrupted (rank {context.rank}): re-run the same command to resume",
+                  file=sys.stderr)
+            code = 130
+        elif isinstance(error, SystemExit):
+            code = error.code if isinstance(error.code, int) else 1
+        else:
+            print(f"rank {context.rank} failed:", file=sys.stderr)
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if context.launcher == "mpi":
+            from mpi4py import MPI
+            MPI.COMM_WORLD.Abort(code)
+        os._exit(code)

@@ -1,0 +1,45 @@
+"""Timestep respacing (improved DDPM, Nichol & Dhariwal 2021, section 4).
+
+Sampling with K < T steps keeps K of the T timesteps, evenly spaced and including the first and the
+last. The kept alphas_cumprod define a new, shorter diffusion whose betas are
+beta'_k = 1 - abar_{tau_k} / abar_{tau_{k-1}}; its index k is given to the network as the original
+timestep tau_k (``timestep_map``). A learned variance is interpolated between the respaced beta'_k and
+the respaced posterior variance, as the network's output fraction means "between the two bounds of
+this step", whatever the step size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from data_preparation.cli import UserError
+
+
+def space_timesteps(num_timesteps: int, steps: int) -> np.ndarray:
+    """``steps`` timesteps out of 0..num_timesteps-1, evenly spaced, first and last included."""
+    if not 1 <= steps <= num_timesteps:
+        raise UserError(f"--steps must be between 1 and the model's {num_timesteps} timesteps, "
+                        f"got {steps}")
+    if steps == 1:
+        return np.array([num_timesteps - 1])
+    stride = (num_timesteps - 1) / (steps - 1)
+    kept = np.array([round(k * stride) for k in range(steps)])  # round half to even, as the reference
+    assert len(np.unique(kept)) == steps
+    return kept
+
+
+def respace_betas(alphas_cumprod: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+    """The betas of the diffusion that visits only ``timesteps`` (sorted) of the original one."""
+    kept = np.asarray(alphas_cumprod, dtype=np.float64)[np.asarray(timesteps)]
+    previous = np.concatenate([[1.0], kept[:-1]])
+    return 1.0 - kept / previous
+
+
+def respaced_diffusion(betas: np.ndarray, learn_sigma: bool, steps: int):
+    """(GaussianDiffusion over ``steps`` kept timesteps, map from its indices to the model's timesteps)."""
+    from .diffusion import GaussianDiffusion
+
+    betas = np.asarray(betas, dtype=np.float64)
+    timesteps = space_timesteps(len(betas), steps)
+    alphas_cumprod = np.cumprod(1.0 - betas)
+    new_betas = respace_betas(alphas_cumprod, timesteps)
+    return GaussianDiffusion(new_betas, learn_sigma=learn_sigma), timesteps

@@ -1,0 +1,122 @@
+"""What the sampling program writes for each map (DESIGN.md step 3) and its figures.
+
+    <VIEW>/samples/<name>.png          the synthetic image, uint8 grey
+    <VIEW>/labels/<name>.png           its sector map (0..4), at the image size
+    <VIEW>/labels_visible/<name>.png   the sector map in colour
+    <VIEW>/combined/<name>.png         real image (grey panel when unknown) | synthetic |
+                                       label overlay | label contours
+    <VIEW>/contact_sheet.png           combined panels of the first maps, for a look at a glance
+
+Every file is written atomically, the sample last; a map counts as done only when all four exist.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from skimage.segmentation import find_boundaries
+
+from data_preparation.files import read_png, write_png
+from data_preparation.labels import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
+                                     SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
+
+OUTPUT_FOLDERS = ("labels", "labels_visible", "combined", "samples")  # written in this order
+HEART_CLASSES = (SECTOR_CAVITY, SECTOR_MYOCARDIUM, SECTOR_ATRIUM)
+SECTOR_EDGE_COLOUR = np.array([255, 210, 0], dtype=np.uint8)
+NO_IMAGE_GREY = 128
+SEPARATOR = 2  # white pixels between panels
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 (channels averaged: grey)."""
+    grey = images.float().mean(dim=1)
+    return ((grey + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def colour_labels(label_map: np.ndarray) -> np.ndarray:
+    return SECTOR_COLOURS[label_map]
+
+
+def overlay(grey: np.ndarray, label_map: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """The heart classes blended in colour over the grey image."""
+    rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+    heart = np.isin(label_map, HEART_CLASSES)
+    rgb[heart] = (1 - alpha) * rgb[heart] + alpha * SECTOR_COLOURS[label_map[heart]]
+    return rgb.round().astype(np.uint8)
+
+
+def contours(grey: np.ndarray, label_map: np.ndarray) -> np.ndarray:
+    """The outline of the sector and of each heart class drawn over the grey image."""
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    rgb[find_boundaries(label_map != SECTOR_OUTSIDE, mode="inner")] = SECTOR_EDGE_COLOUR
+    for c in HEART_CLASSES:
+        rgb[find_boundaries(label_map == c, mode="inner")] = SECTOR_COLOURS[c]
+    return rgb
+
+
+def combined_panel(real: np.ndarray | None, synthetic: np.ndarray, label_map: np.ndarray) -> np.ndarray:
+    """real | synthetic | overlay | contours, side by side (RGB)."""
+    if real is None:
+        real = np.full_like(synthetic, NO_IMAGE_GREY)
+    grey = lambda g: np.repeat(g[..., None], 3, axis=2)  # noqa: E731
+    panels = [grey(real), grey(synthetic), overlay(synthetic, label_map), contours(synthetic, label_map)]
+    gap = np.full((synthetic.shape[0], SEPARATOR, 3), 255, dtype=np.uint8)
+    row = [panels[0]]
+    for p in panels[1:]:
+        row += [gap, p]
+    return np.concatenate(row, axis=1)
+
+
+def contact_sheet(panels: list[np.ndarray], names: list[str], min_side: int = 128) -> np.ndarray:
+    """Combined panels stacked in rows, each under a strip with its map name; small images are
+    enlarged (nearest) so that each tile is at least ``min_side`` pixels high."""
+    rows = []
+    for panel, name in zip(panels, names):
+        scale = max(1, -(-min_side // panel.shape[0]))
+        panel = cv2.resize(panel, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        strip = np.full((18, panel.shape[1], 3), 255, dtype=np.uint8)
+        cv2.putText(strip, name, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        rows += [strip, panel]
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    return np.concatenate(rows, axis=0)
+
+
+def output_path(view_dir: Path, folder: str, name: str) -> Path:
+    return view_dir / folder / f"{name}.png"
+
+
+def is_done(view_dir: Path, name: str) -> bool:
+    return all(output_path(view_dir, f, name).is_file() for f in OUTPUT_FOLDERS)
+
+
+def remove_temporaries(view_dir: Path) -> int:
+    """Delete the temporary files a killed run left behind (their outputs were never finished)."""
+    removed = 0
+    for folder in OUTPUT_FOLDERS:
+        for path in (view_dir / folder).glob(".*.png.*.tmp"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def write_outputs(view_dir: Path, name: str, synthetic: np.ndarray, label_map: np.ndarray,
+                  real: np.ndarray | None) -> None:
+    """Write the four outputs of one map, the sample last."""
+    write_png(output_path(view_dir, "labels", name), label_map.astype(np.uint8))
+    write_png(output_path(view_dir, "labels_visible", name), colour_labels(label_map))
+    write_png(output_path(view_dir, "combined", name), combined_panel(real, synthetic, label_map))
+    write_png(output_path(view_dir, "samples", name), synthetic)
+
+
+def write_contact_sheet(view_dir: Path, names: list[str], count: int = 8) -> Path | None:
+    """A contact sheet of the first ``count`` finished maps (by name) of a view folder."""
+    done = [n for n in sorted(names) if is_done(view_dir, n)][:count]
+    if not done:
+        return None
+    panels = [read_png(output_path(view_dir, "combined", n), color=True) for n in done]
+    path = view_dir / "contact_sheet.png"
+    write_png(path, contact_sheet(panels, done))
+    return path

@@ -1,0 +1,88 @@
+"""Local paths and object-store URLs (gs://, az://, via blobfile) behind one small interface.
+
+Local files go through data_preparation.files (atomic writes); URLs go through blobfile, whose
+objects only appear once the upload has completed, so both are written all-or-nothing.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from data_preparation.cli import UserError
+from data_preparation.files import atomic_path, check_writable
+
+URL_PREFIXES = ("gs://", "az://", "https://")
+
+
+def is_url(path: str) -> bool:
+    return str(path).startswith(URL_PREFIXES)
+
+
+def join(folder: str, *names: str) -> str:
+    if is_url(folder):
+        import blobfile as bf
+        return bf.join(folder, *names)
+    return str(Path(folder, *names))
+
+
+def exists(path: str) -> bool:
+    if is_url(path):
+        import blobfile as bf
+        return bf.exists(path)
+    return os.path.exists(path)
+
+
+def listdir(folder: str) -> list[str]:
+    """Names in a folder, sorted; [] if it does not exist. Hidden (temporary) names are left out."""
+    if is_url(folder):
+        import blobfile as bf
+        names = [n.rstrip("/") for n in bf.listdir(folder)] if bf.isdir(folder) else []
+    else:
+        names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted(n for n in names if not n.startswith("."))
+
+
+def read_bytes(path: str) -> bytes:
+    try:
+        if is_url(path):
+            import blobfile as bf
+            with bf.BlobFile(path, "rb") as f:
+                return f.read()
+        return Path(path).read_bytes()
+    except (OSError, FileNotFoundError) as error:
+        raise UserError(f"{path}: cannot read ({getattr(error, 'strerror', None) or error})") from None
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a whole file at once (atomically for local paths)."""
+    try:
+        if is_url(path):
+            import blobfile as bf
+            with bf.BlobFile(path, "wb") as f:
+                f.write(data)
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
+def remove(path: str) -> None:
+    if is_url(path):
+        import blobfile as bf
+        bf.remove(path)
+    else:
+        Path(path).unlink(missing_ok=True)
+
+
+def ensure_writable_folder(folder: str) -> None:
+    """Create the folder (local) and check it can be written; UserError otherwise."""
+    if is_url(folder):
+        import blobfile as bf
+        probe = bf.join(folder, ".write-test")
+        write_bytes(probe, b"")
+        remove(probe)
+    else:
+        check_writable(folder)
+

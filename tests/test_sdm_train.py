@@ -1,0 +1,252 @@
+"""The training program on real data (small_labels): learning, exact resume, checkpoints, bad input."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_preparation.files import read_png, write_png
+from semantic_diffusion_model.checkpoint import list_checkpoints, load_checkpoint, load_model
+from semantic_diffusion_model.config import ModelConfig, TrainConfig
+from semantic_diffusion_model.data import PairData, batch_indices, one_hot, to_model_range
+from semantic_diffusion_model.diffusion import create_diffusion
+from semantic_diffusion_model.distributed import DistContext
+from semantic_diffusion_model.train import Trainer, main
+from semantic_diffusion_model.unet import SPADEUNet
+
+from .conftest import REPO, subprocess_env
+
+TINY = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1", "2",
+        "--num-res-blocks", "1", "--attention-resolutions", "16", "--num-head-channels", "16"]
+
+
+def train_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["--data-dir", str(data), "--out-dir", str(out), *TINY, "--batch-size", "4",
+            "--lr-anneal-steps", "6", "--log-interval", "1", "--no-tensorboard", *extra]
+
+
+def assert_same_training_state(path_a: str, path_b: str) -> None:
+    a, b = load_checkpoint(path_a), load_checkpoint(path_b)
+    assert a["step"] == b["step"]
+    for part in ("model", "ema"):
+        for name, value in a[part].items():
+            assert torch.equal(value, b[part][name]), (part, name)
+    for index, state in a["optimizer"]["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, b["optimizer"]["state"][index][key]), (index, key)
+
+
+def run_main(argv: list[str], capsys=None) -> tuple[int, str]:
+    """Run the program in this process; (exit status, stderr) for programs that fail."""
+    try:
+        main(argv)
+    except SystemExit as exit_:
+        return exit_.code, capsys.readouterr().err if capsys else ""
+    return 0, capsys.readouterr().err if capsys else ""
+
+
+@pytest.fixture(scope="module")
+def reference_run(small_labels, tmp_path_factory) -> Path:
+    """6 uninterrupted steps on the real 2CH_ED training maps, a checkpoint every 3 steps."""
+    out = tmp_path_factory.mktemp("sdm_reference")
+    main(train_args(small_labels, out, "--save-interval", "3"))
+    return out
+
+
+def test_run_writes_checkpoints_config_and_progress(reference_run):
+    assert [step for step, _ in list_checkpoints(str(reference_run))] == [3, 6]
+    state = load_checkpoint(str(reference_run / "checkpoint_0000006.pt"))
+    assert state["config"]["views"] == ["2CH_ED"] and state["model_config"]["image_size"] == 32
+    assert state["label_dropout"] == 0.0
+    assert (reference_run / "config.json").is_file()
+    rows = (reference_run / "progress.csv").read_text().splitlines()
+    assert rows[0].split(",") == ["step", "loss", "mse", "vb", "loss_q0", "loss_q1", "loss_q2",
+                                  "loss_q3", "lr", "grad_norm", "images_per_s", "skipped_steps"]
+    assert [int(r.split(",")[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
+    # the learning rate falls linearly to 0 over --lr-anneal-steps
+    assert [float(r.split(",")[8]) for r in rows[1:]] == pytest.approx([1e-4 * (1 - s / 6) for s in range(6)])
+    # sampling rebuilds the network from the checkpoint alone, EMA weights by default
+    model, diffusion_config, model_config = load_model(str(reference_run / "checkpoint_0000006.pt"))
+    assert model_config.channel_mult == (1, 2) and diffusion_config.noise_schedule == "cosine"
+    assert all(torch.equal(p, state["ema"][n]) for n, p in model.state_dict().items())
+    assert not all(torch.equal(p, state["model"][n]) for n, p in model.state_dict().items())
+
+
+def test_interrupted_and_resumed_run_ends_identical(reference_run, tmp_path):
+    out = tmp_path / "run"
+    main(train_args(reference_run.parent / "unused", out)[:0] or
+         train_args(Path(load_checkpoint(str(reference_run / "checkpoint_0000003.pt"))["config"]["data_dir"]),
+                    out, "--save-interval", "3", "--max-steps", "3"))
+    assert [s for s, _ in list_checkpoints(str(out))] == [3]
+    data_dir = Path(load_checkpoint(str(out / "checkpoint_0000003.pt"))["config"]["data_dir"])
+    main(train_args(data_dir, out, "--save-interval", "3"))  # --resume auto continues from step 3
+    assert_same_training_state(str(reference_run / "checkpoint_0000006.pt"), str(out / "checkpoint_0000006.pt"))
+    # the same command once more has nothing left to do
+    before = (out / "checkpoint_0000006.pt").stat().st_mtime_ns
+    main(train_args(data_dir, out, "--save-interval", "3"))
+    assert (out / "checkpoint_0000006.pt").stat().st_mtime_ns == before
+
+
+def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "semantic_diffusion_model.train",
+               *train_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "2")]
+    process = subprocess.Popen(command, cwd=REPO, env=subprocess_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint_0000002.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    steps = [s for s, _ in list_checkpoints(str(out))]
+    assert steps and steps[-1] < 6, steps  # killed before the end
+    subprocess.run(command, cwd=REPO, env=subprocess_env(), check=True, capture_output=True, timeout=300)
+    assert_same_training_state(str(reference_run / "checkpoint_0000006.pt"), str(out / "checkpoint_0000006.pt"))
+    assert [s for s, _ in list_checkpoints(str(out))] == [5, 6]  # --keep-checkpoints 2
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_training_reduces_the_loss_on_real_maps(small_labels, tmp_path):
+    out = tmp_path / "overfit"
+    main(train_args(small_labels, out, "--lr", "1e-3", "--lr-anneal-steps", "100000",
+                    "--max-steps", "20", "--save-interval", "20", "--no-random-flip"))
+    data = PairData.load(str(small_labels), ("2CH_ED",), "training", 5, 32)
+    x0, y = to_model_range(data.images).repeat(4, 1, 1, 1), one_hot(data.maps, 5).repeat(4, 1, 1, 1)
+    t = torch.linspace(0, 999, len(x0)).long()
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+
+    def mse(model) -> float:
+        with torch.no_grad():
+            return create_diffusion(diffusion_config, True).training_losses(
+                model, x0, t, y, noise)["mse"].mean().item()
+
+    trained, diffusion_config, model_config = load_model(str(out / "checkpoint_0000020.pt"), use_ema=False)
+    torch.manual_seed(0)
+    initial = SPADEUNet(model_config).eval()
+    before, after = mse(initial), mse(trained)
+    assert after < 0.6 * before, (before, after)
+
+
+def test_microbatches_give_the_same_step(small_labels, tmp_path):
+    main(train_args(small_labels, tmp_path / "whole", "--max-steps", "1"))
+    main(train_args(small_labels, tmp_path / "micro", "--max-steps", "1", "--microbatch", "2"))
+    a = load_checkpoint(str(tmp_path / "whole" / "checkpoint_0000001.pt"))["model"]
+    b = load_checkpoint(str(tmp_path / "micro" / "checkpoint_0000001.pt"))["model"]
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-7)
+
+
+def test_batches_flip_map_and_image_together_and_drop_labels(small_labels):
+    config = TrainConfig(data_dir=str(small_labels), out_dir="unused", image_size=32, model_channels=32,
+                         channel_mult=(1, 2), num_res_blocks=1, attention_resolutions=(16,),
+                         num_head_channels=16, batch_size=64, label_dropout=0.5, views=("2CH_ED", "4CH_ED"))
+    data = PairData.load(config.data_dir, config.views, config.split, 5, 32)
+    assert len(data) == 8
+    trainer = Trainer(config, DistContext(), data, None)
+    x0, y = trainer.batch(0)
+    index = batch_indices(len(data), 64, 0, 0, 0, 1)
+    image = to_model_range(data.images[index])
+    flipped = (x0 != image).flatten(1).any(1)
+    assert 10 < flipped.sum() < 54  # about half
+    torch.testing.assert_close(x0[flipped], image[flipped].flip(-1))
+    dropped = y.sum((1, 2, 3)) == 0
+    assert 10 < dropped.sum() < 54
+    maps = one_hot(data.maps[index], 5)
+    kept = ~dropped
+    torch.testing.assert_close(y[kept], torch.where(flipped[kept, None, None, None], maps[kept].flip(-1), maps[kept]))
+
+
+def test_batch_indices_shard_each_epoch_across_ranks():
+    n, batch, world = 10, 3, 2
+    seen = np.concatenate([batch_indices(n, batch, 7, step, rank, world)
+                           for step in range(5) for rank in range(world)])  # 30 = 3 epochs
+    for epoch in range(3):
+        assert sorted(seen[epoch * n:(epoch + 1) * n]) == list(range(n))
+    assert not np.array_equal(seen[:n], seen[n:2 * n])
+
+
+def test_nonfinite_steps_stop_training_with_a_clear_error(small_labels, tmp_path, capsys):
+    code, err = run_main(train_args(small_labels, tmp_path / "diverged", "--lr", "1e38",
+                                    "--max-nonfinite-steps", "2", "--save-interval", "100"), capsys)
+    assert code == 2 and err.startswith("error: training diverged: 2 consecutive steps")
+    assert len(err.strip().splitlines()) == 1
+
+
+def corrupt_copy(small_labels: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "labels"
+    shutil.copytree(small_labels / "2CH_ED", copy / "2CH_ED")
+    return copy
+
+
+@pytest.mark.parametrize("problem", ["no_pairs", "bad_value", "size_mismatch", "missing_image"])
+def test_bad_data_is_a_one_line_error(problem, small_labels, tmp_path, capsys):
+    data = corrupt_copy(small_labels, tmp_path)
+    maps = sorted((data / "2CH_ED" / "sector_annotations" / "training").glob("*.png"))
+    views = ["--views", "2CH_ED"]
+    if problem == "no_pairs":
+        views = ["--views", "4CH_ES"]
+        expected = "no map/image pairs"
+    elif problem == "bad_value":
+        labels = read_png(maps[1])
+        labels[0, 0] = 7
+        write_png(maps[1], labels)
+        expected = f"{maps[1]}: label values [7] outside 0..4"
+    elif problem == "size_mismatch":
+        image = data / "2CH_ED" / "images" / "training" / maps[2].name
+        write_png(image, np.zeros((40, 40), np.uint8))
+        expected = f"{image}: image size 40x40 differs from its map"
+    else:
+        (data / "2CH_ED" / "images" / "training" / maps[0].name).unlink()
+        expected = f"{maps[0]}: no matching image"
+    out = tmp_path / "out"
+    code, err = run_main(train_args(data, out, *views), capsys)
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert not list_checkpoints(str(out))
+
+
+def test_checkpoint_of_another_configuration_is_refused(reference_run, small_labels, tmp_path, capsys):
+    out = tmp_path / "other"
+    shutil.copytree(reference_run, out)
+    before = {p.name: p.read_bytes() for p in out.glob("checkpoint_*.pt")}
+    code, err = run_main(train_args(small_labels, out, "--model-channels", "64",
+                                    "--max-steps", "8"), capsys)
+    assert code == 2 and "checkpoint was made for another configuration (model_channels 32 != 64)" in err
+    assert {p.name: p.read_bytes() for p in out.glob("checkpoint_*.pt")} == before
+
+
+def test_fresh_start_refuses_a_folder_with_checkpoints(reference_run, small_labels, capsys):
+    code, err = run_main(train_args(small_labels, reference_run, "--resume", "none"), capsys)
+    assert code == 2 and "holds checkpoints already" in err
+
+
+def test_unreadable_checkpoints_and_unwritable_output(small_labels, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    code, err = run_main(train_args(small_labels, tmp_path / "a", "--resume", str(bad)), capsys)
+    assert code == 2 and f"{bad}: not a readable checkpoint" in err
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    code, err = run_main(train_args(small_labels, tmp_path / "b", "--resume", str(other)), capsys)
+    assert code == 2 and f"{other}: not a semantic diffusion model checkpoint" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, err = run_main(train_args(small_labels, blocker / "out"), capsys)
+    assert code == 2 and "output folder is not writable" in err
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--data-dir", "--views", "--batch-size", "--microbatch", "--lr-anneal-steps",
+                   "--max-steps", "--ema-rate", "--label-dropout", "--precision", "--grad-checkpoint",
+                   "--compile", "--channels-last", "--keep-checkpoints", "--resume", "--dist-host",
+                   "--channel-mult", "--vb-weight", "--noise-schedule"):
+        assert option in text
