@@ -19,8 +19,8 @@ import functools
 import zlib
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
-from scipy.ndimage import map_coordinates
 
 REFERENCE_SIZE = 256  # the published displacement is given at 256 px
 
@@ -89,7 +89,11 @@ def augment_map(label_map: np.ndarray, rng: np.random.Generator,
     shape = label_map.shape
     matrix, offset = random_affine(rng, shape, params)
     displacement = random_displacement(rng, shape, params)
-    points = np.indices(shape, dtype=np.float64) + displacement  # elastic: where to read the affine output
+    # elastic: where to read the affine output; then the affine backwards to the input
+    rows = np.arange(shape[0])[:, None] + displacement[0] - offset[0]
+    cols = np.arange(shape[1])[None, :] + displacement[1] - offset[1]
     inverse = np.linalg.inv(matrix)
-    source = np.tensordot(inverse, points - offset[:, None, None], axes=1)  # affine, backwards
-    return map_coordinates(label_map, source, order=0, mode="constant", cval=0).astype(label_map.dtype)
+    source_r = inverse[0, 0] * rows + inverse[0, 1] * cols
+    source_c = inverse[1, 0] * rows + inverse[1, 1] * cols
+    return cv2.remap(label_map, source_c.astype(np.float32), source_r.astype(np.float32),
+                     cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -59,11 +59,13 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the program description's line breaks and show every option's default."""
+
+
 def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
     """An argparse parser with one option per dataclass field (``foo_bar`` -> ``--foo-bar``)."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     for f in dataclasses.fields(cls):
         if f.metadata.get("cli", True) is False:
             continue
@@ -76,7 +78,7 @@ def build_parser(cls: type, description: str | None = None) -> argparse.Argument
             kwargs["default"] = f.default_factory()  # type: ignore[misc]
         if f.metadata.get("required"):
             kwargs["required"] = True
-            kwargs.pop("default", None)
+            kwargs["default"] = argparse.SUPPRESS  # no "(default: ...)" for a required option
         if "choices" in f.metadata:
             kwargs["choices"] = list(f.metadata["choices"])
         name = "--" + f.name.replace("_", "-")

@@ -197,7 +197,8 @@ class HeartFrame:
         cu, cv, au, av, angle = self.atrium
         la_blood = inside_ellipse(u, v, cu, cv, au, av, angle) & (u > self.base)
         la_outer = inside_ellipse(u, v, cu, cv, au + self.wall, av + self.wall, angle)
-        right_of_septum = v >= self.septum_v + self.wall
+        # in 4CH the interatrial septum bounds the left atrium; in 2CH nothing cuts it
+        right_of_septum = (v >= self.septum_v + self.wall) | (self.chamber != "4CH")
         r = {"cavity": cavity, "myocardium": epicardium & ~cavity,
              "atrium": la_blood & right_of_septum}
         heart = epicardium | la_blood
@@ -209,7 +210,7 @@ class HeartFrame:
             rv = self.rv.contains(u, v) & ~epicardium
             rv_wall = self.rv_wall.contains(u, v) & ~epicardium & ~rv
             cu, cv, au, av, angle = self.ra
-            ra = inside_ellipse(u, v, cu, cv, au, av, angle) & (u > self.base) & ~right_of_septum
+            ra = inside_ellipse(u, v, cu, cv, au, av, angle) & (u > self.base)
             ra &= v <= self.septum_v - self.wall
             r["right_blood"] = (rv | ra) & ~r["atrium"]
             r["right_wall"] = (rv_wall | (la_blood & ~right_of_septum & ~ra)) & ~r["right_blood"]
@@ -231,7 +232,7 @@ class HeartFrame:
         return labels
 
     def echogenicity(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Backscatter amplitude (myocardium ~ 1, blood ~ 0.05, pericardium ~ 2-3)."""
+        """Backscatter amplitude (myocardium ~ 1, blood ~ 0.1, pericardium up to ~ 3)."""
         a, r = self.anatomy, self.regions(x, y)
         depth = np.hypot(x, y)
         echo = a["background"] * a["background_field"](x, y)

@@ -14,8 +14,10 @@ official files: axis 0 runs across the sector, the apex is on the left (transpos
 at the top); the header gives the pixel size in mm. Each patient is a random heart (size, shape,
 tilt, depth, wall thickness, right heart in 4CH, surrounding tissue) seen by a random scanner
 (sector width and depth, gain, dynamic range, attenuation, beam width), the same for its four
-frames. The set is a pure function of (seed, patient number, size): a larger set extends a smaller
-one. The split lists are written last; a killed run resumes with the same command.
+frames. Each patient is a pure function of (seed, patient number, size), so a larger set with the
+same seed and size holds a smaller one's patients unchanged (the split lists are drawn per set:
+70/15/15 % by default, every split non-empty). The split lists are written last; a killed run
+resumes with the same command.
 
 Example:
     python -m data_preparation.synthetic_camus --out-dir /tmp/synthetic_camus --num-patients 60
@@ -139,7 +141,8 @@ def check_config(config: Config) -> None:
         raise UserError(f"--seed {config.seed}: must be 0 or positive")
     for name in ("validation_fraction", "testing_fraction"):
         if not 0.0 <= getattr(config, name) < 0.5:
-            raise UserError(f"--{name.replace('_', '-')} {getattr(config, name)}: must be in [0, 0.5)")
+            option = "--" + name.replace("_", "-")
+            raise UserError(f"{option} {getattr(config, name)}: must be in [0, 0.5)")
 
 
 def check_existing(root: Path, config: Config) -> None:

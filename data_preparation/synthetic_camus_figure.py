@@ -5,7 +5,7 @@ looking at it locally; never put real CAMUS images in the repository: licence).
 
 Example:
     python -m data_preparation.synthetic_camus_figure --camus-dir /tmp/synthetic_camus \
-        --out docs/figures/synthetic_camus_examples.png --patients 1 2 3
+        --out docs/figures/synthetic_camus_examples.png --patients 1 2 3 --dpi 80
 """
 from __future__ import annotations
 
@@ -26,13 +26,15 @@ class Config:
         "required": True})
     out: str = field(default="", metadata={"help": "output PNG", "required": True})
     patients: tuple[int, ...] = field(default=(1, 2, 3), metadata={"help": "patient numbers"})
+    dpi: int = field(default=110, metadata={"help": "resolution (each frame is 2.2 inches wide)"})
 
 
 def read_frame(camus_dir: Path, number: int, view: str) -> tuple[np.ndarray, np.ndarray]:
     """Image and labels of one frame, transposed so that the apex is at the top."""
     import nibabel
 
-    stem = Path(camus_dir) / "database_nifti" / f"patient{number:04d}" / f"patient{number:04d}_{view}"
+    patient = f"patient{number:04d}"
+    stem = Path(camus_dir) / "database_nifti" / patient / f"{patient}_{view}"
     arrays = []
     for path in (Path(f"{stem}.nii.gz"), Path(f"{stem}_gt.nii.gz")):
         if not path.is_file():
@@ -49,7 +51,7 @@ def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.4) -> np.nda
 
 
 def save_examples_figure(camus_dir: str | Path, path: str | Path,
-                         patients: int | tuple[int, ...] = 3) -> Path:
+                         patients: int | tuple[int, ...] = 3, dpi: int = 110) -> Path:
     """Rows: each patient's images, then their label overlays; columns: the four views."""
     import matplotlib
 
@@ -74,14 +76,14 @@ def save_examples_figure(camus_dir: str | Path, path: str | Path,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
     return path
 
 
 def main(argv: list[str] | None = None) -> None:
     def run(config: Config) -> None:
-        save_examples_figure(config.camus_dir, config.out, config.patients)
+        save_examples_figure(config.camus_dir, config.out, config.patients, config.dpi)
 
     run_program(lambda: run(parse_config(Config, argv, __doc__)))
 

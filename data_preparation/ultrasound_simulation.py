@@ -87,7 +87,7 @@ def gaussian(sigma: float) -> np.ndarray:
 
 
 def axial_pulse(wavelength: float, cycles: float) -> np.ndarray:
-    """Gaussian-modulated cosine with ``wavelength`` in samples, envelope sigma ``cycles`` periods."""
+    """Gaussian-modulated cosine: ``wavelength`` in samples, envelope sigma ``cycles`` periods."""
     sigma = cycles * wavelength
     n = np.arange(-int(np.ceil(3 * sigma)), int(np.ceil(3 * sigma)) + 1)
     return (np.exp(-0.5 * (n / sigma) ** 2) * np.cos(2 * np.pi * n / wavelength)).astype(np.float32)

@@ -26,8 +26,8 @@ def load(path):
 def frames_of(root, patient):
     """view -> (image, labels) read back from the NIfTI files, transposed (apex at the top)."""
     folder = root / "database_nifti" / patient
-    return {v: (load(folder / f"{patient}_{v}.nii.gz").T, load(folder / f"{patient}_{v}_gt.nii.gz").T)
-            for v in VIEWS}
+    return {v: (load(folder / f"{patient}_{v}.nii.gz").T,
+                load(folder / f"{patient}_{v}_gt.nii.gz").T) for v in VIEWS}
 
 
 def test_layout_and_split_files_match_the_official_release(synthetic_camus_dir):
@@ -39,7 +39,8 @@ def test_layout_and_split_files_match_the_official_release(synthetic_camus_dir):
         for name in names:
             volume = nibabel.load(str(root / "database_nifti" / patient / name))
             assert volume.shape == (64, 64) and volume.get_data_dtype() == np.uint8
-            assert volume.header.get_xyzt_units()[0] == "mm" and 0.3 < volume.header.get_zooms()[1] < 5
+            assert volume.header.get_xyzt_units()[0] == "mm"
+            assert 0.3 < volume.header.get_zooms()[1] < 5  # a plausible pixel size
     lists = {}
     for split in SPLITS:
         text = (root / "database_split" / f"subgroup_{split}.txt").read_text()

@@ -1,0 +1,131 @@
+"""Benchmark the samplers: images/s and seconds per network evaluation (NFE) on this device.
+
+Times one batch of maps through each sampler (after a warm-up), with a checkpoint's network or a
+freshly initialised SPADE UNet of the given size (the speed does not depend on the weights), and
+prints a table (optionally JSON). A benchmark, not a test: run it on the machine you care about.
+
+    python scripts/benchmark_sampling.py --image-size 32 --model-channels 16 --batch-size 4
+    python scripts/benchmark_sampling.py --checkpoint runs/sdm_2ch/checkpoint_0050000.pt \\
+        --batch-size 16 --steps 50 --precision bf16
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from data_preparation.cli import parse_config, run_program
+from semantic_diffusion_model.checkpoint import load_model
+from semantic_diffusion_model.config import DiffusionConfig, ModelConfig
+from semantic_diffusion_model.diffusion import get_named_beta_schedule
+from semantic_diffusion_model.guidance import LabelConditionedDenoiser
+from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
+from semantic_diffusion_model.train import autocast_dtype
+from semantic_diffusion_model.unet import SPADEUNet
+
+
+@dataclass
+class Config:
+    checkpoint: str = field(default="", metadata={"help": "time this checkpoint's network (else a new one built from the options below)"})
+    image_size: int = field(default=32, metadata={"help": "image side (pixels) of the new network"})
+    model_channels: int = field(default=16, metadata={"help": "base channels of the new network (published: 256)"})
+    channel_mult: tuple[int, ...] = field(default=(1, 2), metadata={"help": "channel multipliers of the new network (empty: the published list for the size)"})
+    num_res_blocks: int = field(default=1, metadata={"help": "residual blocks per level of the new network (published: 2)"})
+    attention_resolutions: tuple[int, ...] = field(default=(16,), metadata={"help": "attention resolutions of the new network (published: 32 16 8)"})
+    num_head_channels: int = field(default=8, metadata={"help": "channels per attention head of the new network (published: 64)"})
+    norm_groups: int = field(default=8, metadata={"help": "GroupNorm groups of the new network (published: 32)"})
+    spade_hidden: int = field(default=8, metadata={"help": "hidden channels of the SPADE convolutions of the new network (published: 128)"})
+    batch_size: int = field(default=4, metadata={"help": "maps per batch"})
+    samplers: tuple[str, ...] = field(default=SAMPLER_NAMES, metadata={"help": "samplers to time", "choices": SAMPLER_NAMES})
+    steps: int = field(default=10, metadata={"help": "steps of every sampler (heun: 2 steps - 1 NFE)"})
+    guidance_scale: float = field(default=1.0, metadata={"help": "classifier-free guidance scale (!= 1 doubles the batch of each evaluation)"})
+    precision: str = field(default="auto", metadata={"help": "network precision", "choices": ("auto", "bf16", "fp16", "fp32")})
+    repeats: int = field(default=2, metadata={"help": "timed batches per sampler (the median is reported)"})
+    json_out: str = field(default="", metadata={"help": "also write the results to this JSON file"})
+
+
+def build_model(config: Config, device: torch.device):
+    if config.checkpoint:
+        model, diffusion_config, model_config = load_model(config.checkpoint, device)
+        return model, diffusion_config, model_config
+    model_config = ModelConfig(image_size=config.image_size, model_channels=config.model_channels,
+                               channel_mult=config.channel_mult, num_res_blocks=config.num_res_blocks,
+                               attention_resolutions=config.attention_resolutions,
+                               num_head_channels=config.num_head_channels, norm_groups=config.norm_groups,
+                               spade_hidden=config.spade_hidden)
+    return SPADEUNet(model_config).to(device).eval(), DiffusionConfig(), model_config
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def benchmark(config: Config) -> list[dict]:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model, diffusion_config, model_config = build_model(config, device)
+    betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
+    size, channels = model_config.image_size, model_config.in_channels
+    amp = autocast_dtype(config.precision, device)
+    y = torch.zeros(config.batch_size, model_config.num_classes, size, size, device=device)
+    y[:, 2] = 1.0  # a map of tissue only: the content does not change the speed
+    names = [f"map{i}" for i in range(config.batch_size)]
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
+          f"{params:.2f} M parameters, {size} px, batch {config.batch_size}, precision "
+          f"{str(amp or torch.float32).removeprefix('torch.')}, guidance {config.guidance_scale:g}")
+    results = []
+    with torch.inference_mode():
+        denoiser = LabelConditionedDenoiser(model, y, config.guidance_scale, amp)
+        x = torch.randn(config.batch_size, channels, size, size, device=device)
+        t = torch.full((config.batch_size,), 500.0, device=device)
+        denoiser(x, t)  # warm-up
+        times = []
+        for _ in range(max(3, config.repeats)):
+            sync(device)
+            start = time.perf_counter()
+            denoiser(x, t)
+            sync(device)
+            times.append(time.perf_counter() - start)
+        forward = sorted(times)[len(times) // 2]
+        for name in config.samplers:
+            sampler = Sampler(name, betas, model_config.learn_sigma, steps=config.steps)
+            sampler(denoiser, PerSampleNoise.for_names(0, names, (channels, size, size), device))
+            times = []
+            for repeat in range(config.repeats):
+                noise = PerSampleNoise.for_names(repeat, names, (channels, size, size), device)
+                sync(device)
+                start = time.perf_counter()
+                sampler(denoiser, noise)
+                sync(device)
+                times.append(time.perf_counter() - start)
+            seconds = sorted(times)[len(times) // 2]
+            results.append({"sampler": name, "steps": sampler.steps, "nfe": sampler.nfe,
+                            "batch": config.batch_size, "seconds_per_batch": seconds,
+                            "images_per_second": config.batch_size / seconds,
+                            "seconds_per_nfe": seconds / sampler.nfe,
+                            "network_seconds_per_evaluation": forward,
+                            "device": str(device), "image_size": size, "parameters_m": params})
+    return results
+
+
+def run(config: Config) -> None:
+    results = benchmark(config)
+    print(f"{'sampler':<14}{'steps':>6}{'NFE':>6}{'s/batch':>10}{'images/s':>10}{'s/NFE':>10}{'net s/eval':>12}")
+    for r in results:
+        print(f"{r['sampler']:<14}{r['steps']:>6}{r['nfe']:>6}{r['seconds_per_batch']:>10.3f}"
+              f"{r['images_per_second']:>10.2f}{r['seconds_per_nfe']:>10.4f}"
+              f"{r['network_seconds_per_evaluation']:>12.4f}")
+    if config.json_out:
+        Path(config.json_out).write_text(json.dumps(results, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: run(parse_config(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()
