@@ -19,7 +19,7 @@ class Example:
 
 
 def save_augmentation_figure(path: str | Path, examples: list[Example]) -> None:
-    """Rows: one map each (real image with the sector edge, its map, augmented maps k = 0..)."""
+    """Rows: one map each (real image with the map's outline, the map, augmented maps k = 0..)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +32,7 @@ def save_augmentation_figure(path: str | Path, examples: list[Example]) -> None:
     for row, example in zip(axes, examples):
         row[0].imshow(example.image, cmap="gray", vmin=0, vmax=255)
         row[0].contour(example.sector_map > 0, levels=[0.5], colors="yellow", linewidths=0.6)
-        row[0].set_title("image + sector", fontsize=7)
+        row[0].set_title("image + map outline", fontsize=7)
         row[0].set_ylabel(example.name, fontsize=6)
         row[1].imshow(SECTOR_COLOURS[example.sector_map])
         row[1].set_title("sector map", fontsize=7)

@@ -219,28 +219,28 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
               f"steps {step} -> {total}" + (f", resumed from {path}" if path else ""))
     log = ProgressLog(config.out_dir, ctx.is_main, step, trainer.diffusion.num_timesteps,
                       ctx.device, config.tensorboard)
-    bar = tqdm(total=total, initial=step, desc="training", unit="step", disable=not ctx.is_main)
     nonfinite = 0
-    while step < total:
-        finite = trainer.step(step, log)
-        nonfinite = 0 if finite else nonfinite + 1
-        step += 1
-        bar.update(1)
-        if nonfinite >= config.max_nonfinite_steps:
-            raise UserError(f"training diverged: {nonfinite} consecutive steps with a non-finite "
-                            f"loss or gradient (up to step {step}); the checkpoints in "
-                            f"{config.out_dir} are kept; try a lower --lr or --precision bf16/fp32")
-        if step % config.log_interval == 0 or step == total:
-            row = log.write(step, trainer.lr_at(step - 1))
-            if row:
-                bar.set_postfix(loss=f"{row['loss']:.4f}", mse=f"{row['mse']:.4f}")
-        if step % config.save_interval == 0 or step == total:
-            if ctx.is_main:
-                save_checkpoint(storage.join(config.out_dir, checkpoint_name(step)),
-                                trainer.checkpoint_state(step))
-                prune_checkpoints(config.out_dir, config.keep_checkpoints)
-            barrier()
-    bar.close()
+    # the context closes the bar (ending its line) before any error is printed
+    with tqdm(total=total, initial=step, desc="training", unit="step", disable=not ctx.is_main) as bar:
+        while step < total:
+            finite = trainer.step(step, log)
+            nonfinite = 0 if finite else nonfinite + 1
+            step += 1
+            bar.update(1)
+            if nonfinite >= config.max_nonfinite_steps:
+                raise UserError(f"training diverged: {nonfinite} consecutive steps with a non-finite "
+                                f"loss or gradient (up to step {step}); the checkpoints in "
+                                f"{config.out_dir} are kept; try a lower --lr or --precision bf16/fp32")
+            if step % config.log_interval == 0 or step == total:
+                row = log.write(step, trainer.lr_at(step - 1))
+                if row:
+                    bar.set_postfix(loss=f"{row['loss']:.4f}", mse=f"{row['mse']:.4f}")
+            if step % config.save_interval == 0 or step == total:
+                if ctx.is_main:
+                    save_checkpoint(storage.join(config.out_dir, checkpoint_name(step)),
+                                    trainer.checkpoint_state(step))
+                    prune_checkpoints(config.out_dir, config.keep_checkpoints)
+                barrier()
     log.close()
     if ctx.is_main:
         print(f"finished {total} steps; checkpoints in {config.out_dir}")
