@@ -90,6 +90,16 @@ def view_dir(out_dir: Path, item: MapItem) -> Path:
     return out_dir / item.view if item.view else out_dir
 
 
+def warn_other_chambers(maps: list[MapItem], trained_views: list[str]) -> None:
+    """The paper samples ED and ES maps of a chamber with the model trained on that chamber's ED
+    frames; maps of a chamber the model never saw are allowed, with a warning."""
+    chambers = {v.split("_")[0] for v in trained_views}
+    other = sorted({m.view for m in maps if m.view and m.view.split("_")[0] not in chambers})
+    if chambers and other:
+        print(f"warning: the model was trained on {' '.join(trained_views)} but is sampling maps "
+              f"of {' '.join(other)}", file=sys.stderr)
+
+
 def check_same_generation(out_dir: Path, generation: dict) -> None:
     """Refuse to add to an output folder made with other settings (its images would mix)."""
     path = out_dir / CONFIG_FILE
@@ -125,7 +135,10 @@ def sample_batch(batch: list[MapItem], model, sampler: Sampler, config: Config, 
 def sample(config: Config, ctx: DistContext) -> None:
     check_options(config)
     model, diffusion_config, model_config = load_model(config.checkpoint, ctx.device, config.use_ema)
-    label_dropout = float(load_checkpoint(config.checkpoint).get("label_dropout", 0.0))
+    state = load_checkpoint(config.checkpoint)
+    label_dropout = float(state.get("label_dropout", 0.0))
+    trained_views = list((state.get("config") or {}).get("views") or [])
+    del state
     scale = effective_guidance_scale(config.guidance_scale, label_dropout, warn=ctx.is_main)
     betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
     sampler = Sampler(config.sampler, betas, model_config.learn_sigma, config.steps, config.eta,
@@ -138,6 +151,8 @@ def sample(config: Config, ctx: DistContext) -> None:
         maps = maps[:config.num_samples]
     for item in tqdm(maps, desc="checking maps", leave=False, disable=not ctx.is_main):
         check_map(item.path, num_classes)
+    if ctx.is_main:
+        warn_other_chambers(maps, trained_views)
     out_dir = check_writable(config.out_dir)
     checkpoint = config.checkpoint if "://" in config.checkpoint else os.path.abspath(config.checkpoint)
     generation = {"checkpoint": checkpoint, "use_ema": config.use_ema, "sampler": sampler.name,

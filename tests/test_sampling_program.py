@@ -192,10 +192,12 @@ def test_guidance_is_refused_for_a_model_without_label_dropout(tiny_checkpoint, 
     assert "never learned the null map" in capsys.readouterr().err
 
 
-def test_step_2_root_with_views_and_plain_folders(tiny_checkpoint, small_labels, tmp_path):
+def test_step_2_root_with_views_and_plain_folders(tiny_checkpoint, small_labels, tmp_path, capsys):
     summary = sample(tiny_checkpoint, small_labels, tmp_path / "root", *FAST, "--views", "2CH_ES",
                      "4CH_ED", "--splits", "validation")
     assert summary["views"] == ["2CH_ES", "4CH_ED"] and summary["count"] == 8
+    # a 2CH model on 2CH_ES maps is the paper's use; on 4CH maps it warns
+    assert "trained on 2CH_ED but is sampling maps of 4CH_ED\n" in capsys.readouterr().err
     assert len(names(tmp_path / "root" / "4CH_ED" / "samples")) == 4
     # a plain folder of maps with names that tell no view: outputs straight under --out-dir,
     # the first panel grey (no real image known)
