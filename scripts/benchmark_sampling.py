@@ -32,7 +32,7 @@ class Config:
     checkpoint: str = field(default="", metadata={"help": "time this checkpoint's network (else a new one built from the options below)"})
     image_size: int = field(default=32, metadata={"help": "image side (pixels) of the new network"})
     model_channels: int = field(default=16, metadata={"help": "base channels of the new network (published: 256)"})
-    channel_mult: tuple[int, ...] = field(default=(1, 2), metadata={"help": "channel multipliers of the new network (empty: the published list for the size)"})
+    channel_mult: tuple[int, ...] = field(default=(1, 2), metadata={"help": "channel multipliers of the new network (published: 1 2 3 4 at 64 px, 1 1 2 2 4 4 at 256 px)"})
     num_res_blocks: int = field(default=1, metadata={"help": "residual blocks per level of the new network (published: 2)"})
     attention_resolutions: tuple[int, ...] = field(default=(16,), metadata={"help": "attention resolutions of the new network (published: 32 16 8)"})
     num_head_channels: int = field(default=8, metadata={"help": "channels per attention head of the new network (published: 64)"})

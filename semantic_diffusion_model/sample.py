@@ -1,8 +1,8 @@
 """Generate one synthetic echocardiogram per label map with a trained semantic diffusion model.
 
 Reads a checkpoint of semantic_diffusion_model.train and the (augmented) sector maps of step 2, and
-writes step 3 (DESIGN.md): OUT/<VIEW>/{samples,labels,labels_visible,combined}/<name>.png, a
-contact sheet per view, summary.json and sample_config.json. Runs as one process, under
+writes step 3 (DESIGN.md): OUT/<VIEW>/{samples,labels,labels_visible,combined}/<name>.png and,
+per view, contact_sheet.png, summary.json and sample_config.json. Runs as one process, under
 `mpiexec -n N` or `torchrun --nproc_per_node N` (the maps are split across the processes, each
 generated exactly once). Each map's noise comes from (--seed, map name), so its image does not
 depend on the batch size, the number of processes or restarts. Re-running the same command skips
@@ -100,9 +100,10 @@ def warn_other_chambers(maps: list[MapItem], trained_views: list[str]) -> None:
               f"of {' '.join(other)}", file=sys.stderr)
 
 
-def check_same_generation(out_dir: Path, generation: dict) -> None:
-    """Refuse to add to an output folder made with other settings (its images would mix)."""
-    path = out_dir / CONFIG_FILE
+def check_same_generation(folder: Path, generation: dict) -> None:
+    """Refuse to add to a view folder sampled with other settings (its images would mix). Each
+    view folder has its own settings: e.g. 2CH and 4CH views come from different checkpoints."""
+    path = folder / CONFIG_FILE
     if not path.is_file():
         return
     try:
@@ -111,7 +112,7 @@ def check_same_generation(out_dir: Path, generation: dict) -> None:
         raise UserError(f"{path}: unreadable; remove it or choose another --out-dir") from None
     changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in generation.items() if before.get(k) != v]
     if changed:
-        raise UserError(f"{out_dir}: holds samples made with other settings ({'; '.join(changed)}); "
+        raise UserError(f"{folder}: holds samples made with other settings ({'; '.join(changed)}); "
                         "choose another --out-dir")
 
 
@@ -132,17 +133,22 @@ def sample_batch(batch: list[MapItem], model, sampler: Sampler, config: Config, 
     return denoiser.images_evaluated
 
 
-def sample(config: Config, ctx: DistContext) -> None:
-    check_options(config)
+def load_network_and_sampler(config: Config, ctx: DistContext):
+    """(model, its ModelConfig, the Sampler, the guidance scale in effect, the views it was trained on)."""
     model, diffusion_config, model_config = load_model(config.checkpoint, ctx.device, config.use_ema)
-    state = load_checkpoint(config.checkpoint)
+    state = load_checkpoint(config.checkpoint)  # memory-mapped: only the facts below are read
     label_dropout = float(state.get("label_dropout", 0.0))
     trained_views = list((state.get("config") or {}).get("views") or [])
-    del state
     scale = effective_guidance_scale(config.guidance_scale, label_dropout, warn=ctx.is_main)
     betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
     sampler = Sampler(config.sampler, betas, model_config.learn_sigma, config.steps, config.eta,
                       config.clip_denoised, config.dpm_spacing)
+    return model, model_config, sampler, scale, trained_views
+
+
+def sample(config: Config, ctx: DistContext) -> None:
+    check_options(config)
+    model, model_config, sampler, scale, trained_views = load_network_and_sampler(config, ctx)
     size, num_classes, channels = model_config.image_size, model_config.num_classes, model_config.in_channels
     amp_dtype = autocast_dtype(config.precision, ctx.device)
 
@@ -161,14 +167,17 @@ def sample(config: Config, ctx: DistContext) -> None:
                   "guidance_scale": scale, "clip_denoised": config.clip_denoised,
                   "seed": config.seed, "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
                   "image_size": size}
-    check_same_generation(out_dir, generation)
+    folders = sorted({view_dir(out_dir, m) for m in maps})
+    for folder in folders:
+        check_same_generation(folder, generation)
     todo = [m for m in maps if not is_done(view_dir(out_dir, m), m.name)]
     if ctx.is_main:
-        for folder in {view_dir(out_dir, m) for m in maps}:
+        for folder in folders:
             remove_temporaries(folder)
     barrier()  # every rank has listed what is done before anything new is written
     if ctx.is_main:
-        save_config(config, out_dir / CONFIG_FILE, extra={"generation": generation})
+        for folder in folders:
+            save_config(config, folder / CONFIG_FILE, extra={"generation": generation})
         print(f"sampling {len(todo)} of {len(maps)} maps ({len(maps) - len(todo)} already done) "
               f"with {sampler.name}, {sampler.steps} steps, {sampler.nfe} NFE per image, guidance "
               f"{'off' if scale == 1.0 else scale}, {ctx.world_size} process(es) on {ctx.device}",
@@ -185,10 +194,10 @@ def sample(config: Config, ctx: DistContext) -> None:
                                   num_classes, channels, out_dir)
         bar.update(len(batch))
     bar.close()
-    per_rank = torch.zeros(ctx.world_size, dtype=torch.float64)
-    per_rank[ctx.rank] = len(mine)
-    totals = all_reduce_sum(torch.tensor([float(evaluated)], dtype=torch.float64))
-    per_rank = all_reduce_sum(per_rank)
+    counts = torch.zeros(ctx.world_size + 1, dtype=torch.float64, device=ctx.device)
+    counts[ctx.rank], counts[-1] = len(mine), evaluated  # (maps of each rank, network images)
+    counts = all_reduce_sum(counts).cpu()
+    per_rank, totals = counts[:-1], counts[-1:]
     seconds = time.perf_counter() - start
     if ctx.is_main:
         finish(config, out_dir, maps, todo, per_rank, totals, seconds, sampler, scale, generation,
@@ -196,30 +205,35 @@ def sample(config: Config, ctx: DistContext) -> None:
 
 
 def finish(config, out_dir, maps, todo, per_rank, totals, seconds, sampler, scale, generation, ctx):
-    """Contact sheets and summary.json (rank 0, after every rank is done)."""
-    views = sorted({m.view for m in maps})
-    for view in views if config.contact_sheet_rows else []:
-        names = [m.name for m in maps if m.view == view]
-        write_contact_sheet(out_dir / view if view else out_dir, names, config.contact_sheet_rows)
+    """Per view folder: contact sheet and summary.json (rank 0, after every rank is done)."""
     generated = int(per_rank.sum())
-    done = sum(is_done(view_dir(out_dir, m), m.name) for m in maps)
-    summary = {"count": len(maps), "done": done, "generated": generated,
-               "skipped": len(maps) - len(todo), "generated_per_rank": [int(v) for v in per_rank],
-               "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
-               "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
-               "network_images": int(totals[0]),
-               "guidance_scale": scale, "guidance_requested": config.guidance_scale,
-               "seconds": round(seconds, 3),
-               "images_per_second": round(generated / seconds, 4) if generated else 0.0,
-               "checkpoint": generation["checkpoint"], "seed": config.seed,
-               "precision": generation["precision"], "world_size": ctx.world_size,
-               "device": str(ctx.device), "views": views}
-    with atomic_path(out_dir / SUMMARY_FILE) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    if done != len(maps):
-        raise UserError(f"{out_dir}: {len(maps) - done} maps have no complete outputs after sampling")
+    run = {"views": sorted({m.view for m in maps}), "maps": len(maps), "generated": generated,
+           "generated_per_rank": [int(v) for v in per_rank], "network_images": int(totals[0]),
+           "seconds": round(seconds, 3),
+           "images_per_second": round(generated / seconds, 4) if generated else 0.0,
+           "world_size": ctx.world_size, "device": str(ctx.device)}
+    missing = 0
+    for view in run["views"]:
+        folder = out_dir / view if view else out_dir
+        names = [m.name for m in maps if m.view == view]
+        if config.contact_sheet_rows:
+            write_contact_sheet(folder, names, config.contact_sheet_rows)
+        done = sum(is_done(folder, n) for n in names)
+        missing += len(names) - done
+        summary = {"view": view, "count": len(names), "done": done,
+                   "generated": sum(m.view == view for m in todo),
+                   "skipped": len(names) - sum(m.view == view for m in todo),
+                   "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
+                   "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
+                   "guidance_scale": scale, "guidance_requested": config.guidance_scale,
+                   "checkpoint": generation["checkpoint"], "seed": config.seed,
+                   "precision": generation["precision"], "run": run}
+        with atomic_path(folder / SUMMARY_FILE) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    if missing:
+        raise UserError(f"{out_dir}: {missing} maps have no complete outputs after sampling")
     print(f"{generated} images generated, {len(maps) - len(todo)} already there, in {seconds:.1f} s "
-          f"({summary['images_per_second']} images/s, {sampler.nfe} NFE each) -> {out_dir}",
+          f"({run['images_per_second']} images/s, {sampler.nfe} NFE each) -> {out_dir}",
           file=sys.stderr)
 
 

@@ -59,6 +59,8 @@ def _item(path: Path) -> MapItem:
 
 
 def _map_files(maps_dir: Path, views: tuple[str, ...], splits: tuple[str, ...]) -> list[Path]:
+    if (maps_dir / MAPS_FOLDER).is_dir():  # LABELS/<VIEW>_augmented given for its maps folder
+        maps_dir = maps_dir / MAPS_FOLDER
     roots = [maps_dir / f"{v}{AUGMENTED}" / MAPS_FOLDER for v in views]
     if any(r.is_dir() for r in roots):  # a step-2 root
         folders = [r / s for r in roots for s in splits]

@@ -51,10 +51,11 @@ def maps_2ch(small_labels) -> Path:
     return small_labels / "2CH_ED_augmented" / "sector_annotations"
 
 
-def sample(checkpoint, maps_dir, out_dir, *options) -> dict:
+def sample(checkpoint, maps_dir, out_dir, *options, view="2CH_ED") -> dict:
+    """Run the program in this process; the summary.json of ``view`` ("" = --out-dir itself)."""
     sample_main(["--checkpoint", str(checkpoint), "--maps-dir", str(maps_dir), "--out-dir",
                  str(out_dir), *options])
-    return json.loads((Path(out_dir) / "summary.json").read_text())
+    return json.loads((Path(out_dir) / view / "summary.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -82,10 +83,10 @@ def assert_same_outputs(a: Path, b: Path) -> None:
 
 
 def test_reference_run_writes_step_3(reference, maps_2ch, small_labels):
-    summary = json.loads((reference / "summary.json").read_text())
+    summary = json.loads((reference / "2CH_ED" / "summary.json").read_text())
     assert summary["count"] == summary["generated"] == summary["done"] == 12
     assert summary["nfe_per_image"] == 4 and summary["sampler"] == "ddpm"
-    assert summary["images_per_second"] > 0
+    assert summary["run"]["images_per_second"] > 0
     stems = sorted(p.stem for s in ("training", "validation") for p in list_pngs(maps_2ch / s))
     assert [n.removesuffix(".png") for n in names(reference / "2CH_ED" / "samples")] == stems
     images = [read_png(reference / "2CH_ED" / "samples" / f"{s}.png") for s in stems]
@@ -103,7 +104,7 @@ def test_reference_run_writes_step_3(reference, maps_2ch, small_labels):
     assert np.array_equal(combined[:, :SIZE, 0], real)
     assert np.array_equal(combined[:, SIZE + 2:2 * SIZE + 2, 0], images[0])
     assert (reference / "2CH_ED" / "contact_sheet.png").is_file()
-    config = json.loads((reference / "sample_config.json").read_text())
+    config = json.loads((reference / "2CH_ED" / "sample_config.json").read_text())
     assert config["generation"]["steps"] == 4 and config["batch_size"] == 4
 
 
@@ -134,7 +135,7 @@ def test_other_seed_other_images(reference, tiny_checkpoint, maps_2ch, tmp_path)
 
 
 def test_killed_run_resumes_to_the_same_set(tiny_checkpoint, maps_2ch, tmp_path):
-    slow = ["--sampler", "ddpm", "--steps", "20", "--batch-size", "1", "--num-samples", "6"]
+    slow = ["--sampler", "ddpm", "--steps", "40", "--batch-size", "1", "--num-samples", "6"]
     command = [sys.executable, "-m", "semantic_diffusion_model.sample", "--checkpoint",
                str(tiny_checkpoint), "--maps-dir", str(maps_2ch), "--out-dir", str(tmp_path / "killed"),
                *slow]
@@ -165,9 +166,9 @@ def test_mpiexec_two_ranks_generate_every_map_once(reference, tiny_checkpoint, m
          *FAST, "--batch-size", "4"],
         cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["world_size"] == 2
-    assert summary["generated_per_rank"] == [6, 6] and summary["done"] == 12  # 12 maps, none twice
+    summary = json.loads((tmp_path / "2CH_ED" / "summary.json").read_text())
+    assert summary["run"]["world_size"] == 2
+    assert summary["run"]["generated_per_rank"] == [6, 6] and summary["done"] == 12  # none twice
     assert_same_outputs(reference, tmp_path)
 
 
@@ -175,7 +176,7 @@ def test_guidance_doubles_the_batch_and_changes_the_image(reference, tiny_checkp
     summary = sample(tiny_checkpoint, maps_2ch, tmp_path, *FAST, "--guidance-scale", "3",
                      "--num-samples", "2")
     assert summary["guidance_scale"] == 3.0 and summary["network_images_per_image"] == 8
-    assert summary["network_images"] == 2 * 4 * 2
+    assert summary["run"]["network_images"] == 2 * 4 * 2
     name = names(tmp_path / "2CH_ED" / "samples")[0]
     assert not np.array_equal(read_png(tmp_path / "2CH_ED" / "samples" / name),
                               read_png(reference / "2CH_ED" / "samples" / name))
@@ -194,17 +195,22 @@ def test_guidance_is_refused_for_a_model_without_label_dropout(tiny_checkpoint, 
 
 def test_step_2_root_with_views_and_plain_folders(tiny_checkpoint, small_labels, tmp_path, capsys):
     summary = sample(tiny_checkpoint, small_labels, tmp_path / "root", *FAST, "--views", "2CH_ES",
-                     "4CH_ED", "--splits", "validation")
-    assert summary["views"] == ["2CH_ES", "4CH_ED"] and summary["count"] == 8
+                     "4CH_ED", "--splits", "validation", view="4CH_ED")
+    assert summary["run"]["views"] == ["2CH_ES", "4CH_ED"] and summary["run"]["maps"] == 8
+    assert summary["count"] == 4
     # a 2CH model on 2CH_ES maps is the paper's use; on 4CH maps it warns
     assert "trained on 2CH_ED but is sampling maps of 4CH_ED\n" in capsys.readouterr().err
     assert len(names(tmp_path / "root" / "4CH_ED" / "samples")) == 4
+    # one view's folder (LABELS/2CH_ES_augmented): its sector_annotations/<split> maps
+    summary = sample(tiny_checkpoint, small_labels / "2CH_ES_augmented", tmp_path / "view", *FAST,
+                     "--splits", "validation", view="2CH_ES")
+    assert summary["run"]["views"] == ["2CH_ES"] and summary["count"] == 4
     # a plain folder of maps with names that tell no view: outputs straight under --out-dir,
     # the first panel grey (no real image known)
     plain = tmp_path / "plain"
     plain.mkdir()
     write_png(plain / "my_map.png", read_png(next(iter(list_pngs(small_labels / "4CH_ES" / "sector_annotations" / "testing")))))
-    summary = sample(tiny_checkpoint, plain, tmp_path / "plain_out", *FAST)
+    summary = sample(tiny_checkpoint, plain, tmp_path / "plain_out", *FAST, view="")
     assert summary["count"] == 1 and (tmp_path / "plain_out" / "samples" / "my_map.png").is_file()
     combined = read_png(tmp_path / "plain_out" / "combined" / "my_map.png", color=True)
     assert (combined[:, :SIZE] == 128).all()
@@ -265,6 +271,21 @@ def test_unwritable_out_dir_and_bad_options(tiny_checkpoint, maps_2ch, tmp_path,
     assert "--batch-size" in run_failing(capsys, "--checkpoint", tiny_checkpoint, "--maps-dir", maps_2ch,
                                          "--out-dir", out, "--batch-size", "0")
     assert not out.exists()
+
+
+def test_each_view_folder_keeps_its_own_checkpoint(tiny_checkpoint, small_labels, tmp_path, capsys):
+    # the pipeline samples 2CH and 4CH views with their own models into one --out-dir
+    other = tmp_path / "other_model.pt"
+    other.write_bytes(tiny_checkpoint.read_bytes())
+    out = tmp_path / "out"
+    sample(tiny_checkpoint, small_labels, out, *FAST, "--views", "2CH_ED", "--num-samples", "1")
+    summary = sample(other, small_labels, out, *FAST, "--views", "4CH_ED", "--num-samples", "1",
+                     view="4CH_ED")
+    assert summary["checkpoint"] == str(other) and summary["generated"] == 1
+    err = run_failing(capsys, "--checkpoint", other, "--maps-dir", small_labels, "--out-dir", out,
+                      *FAST, "--views", "2CH_ED", "--num-samples", "2")
+    assert "2CH_ED: holds samples made with other settings (checkpoint" in err
+    assert len(list_pngs(out / "2CH_ED" / "samples")) == 1
 
 
 def test_resuming_with_other_settings_is_refused(reference, tiny_checkpoint, maps_2ch, capsys):
