@@ -95,8 +95,8 @@ class TrainConfig:
                 "that would exceed it, and the cosine schedule follows the budget when it is the "
                 "tighter limit"})
     resume: bool = field(default=False, metadata={
-        "help": "continue the run saved in --out-dir/last.pt (same settings; --epochs and "
-                "--max-minutes may be raised)"})
+        "help": "continue the run saved in --out-dir/last.pt, or start it if there is none yet "
+                "(same settings; --epochs and --max-minutes may be raised)"})
     seed: int = field(default=0, metadata={"help": "random seed (initialisation, order, augmentation)"})
     device: str = field(default="auto", metadata={
         "help": "'auto' (cuda when available, else cpu), 'cpu', 'cuda' or 'cuda:N'"})

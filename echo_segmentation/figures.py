@@ -74,7 +74,7 @@ def dice_boxplot(rows: list[dict], path: str | Path, title: str = "") -> None:
     """Box plot of per-image Dice (%) for each structure, points overlaid."""
     data = [[100 * r[metric_column("dice", s)] for r in rows] for s in STRUCTURES]
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    ax.boxplot(data, showfliers=False)
+    ax.boxplot(data, showfliers=False, medianprops={"color": "black"})
     ax.set_xticks(range(1, len(STRUCTURES) + 1), [STRUCTURE_NAMES[s] for s in STRUCTURES])
     rng = np.random.default_rng(0)
     for k, (values, structure) in enumerate(zip(data, STRUCTURES), start=1):

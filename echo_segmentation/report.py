@@ -33,13 +33,13 @@ def published_rows() -> list[list[str]]:
 def render_report(summary: dict) -> str:
     groups, units = summary["groups"], summary["units"]
     structures = [STRUCTURE_NAMES[s] for s in STRUCTURES]
-    train = summary.get("training", {})
+    train = summary["training"]
     lines = [
         f"# Segmentation test: {summary['name']}", "",
-        f"- checkpoint: `{summary['checkpoint']}` (preset `{train.get('preset', '?')}`, "
-        f"{train.get('epochs_trained', '?')} epochs, best validation Dice "
-        f"{train.get('best_validation_dice', float('nan')):.4f} at epoch "
-        f"{train.get('best_epoch', '?')}, trained on `{train.get('data_dir', '?')}`)",
+        f"- checkpoint: `{summary['checkpoint']}` (preset `{train['preset']}`, epoch "
+        f"{train['checkpoint_epoch']} of a run of {train['epochs_trained']} epochs, "
+        f"{train['elapsed_minutes']} min; mean validation Dice {train['best_validation_dice']:.4f}; "
+        f"trained on `{train['data_dir']}`)",
         f"- test data: `{summary['data_dir']}`, split `{summary['split']}`: "
         f"{groups['all']['num_images']} images of {groups['all']['num_patients']} patients",
         f"- distances in {units}; 95 % confidence intervals from {summary['bootstrap_resamples']} "

@@ -33,7 +33,7 @@ from .data import list_pairs, read_pair, read_spacing
 from .figures import case_grid, dice_boxplot
 from .inference import pick_device, predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
-from .model import load_model
+from .model import load_model, read_checkpoint
 from .report import render_report
 from .statistics import COLUMNS, summarise
 
@@ -79,6 +79,18 @@ def spacing_for(stems: list[str], data_dir: str) -> dict[str, list[float]] | Non
               f"(e.g. {missing[0]}); distances are reported in pixels")
         return None
     return {s: [float(v) for v in spacing[s]] for s in stems}
+
+
+def training_length(path: str, checkpoint: dict) -> dict:
+    """Epochs and minutes of the whole run: from last.pt beside the checkpoint when present."""
+    last = Path(path).with_name("last.pt")
+    if last.is_file() and last.resolve() != Path(path).resolve():
+        try:
+            checkpoint = read_checkpoint(last)
+        except UserError:
+            pass
+    return {"epochs_trained": checkpoint["epoch"],
+            "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2)}
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -127,9 +139,9 @@ def run(config: TestConfig) -> None:
         "split": config.split, "units": "mm" if spacing else "px",
         "bootstrap_resamples": config.bootstrap, "seed": config.seed,
         "training": {"preset": train_config.preset, "data_dir": train_config.data_dir,
-                     "epochs_trained": checkpoint["epoch"], "best_epoch": checkpoint["best_epoch"],
+                     **training_length(config.checkpoint, checkpoint),
+                     "checkpoint_epoch": checkpoint["epoch"],
                      "best_validation_dice": checkpoint["best_dice"],
-                     "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2),
                      "config": config_to_dict(train_config)},
         "missed": {s: sum(1 for r in rows if math.isnan(r[metric_column("hd", s)])
                           and r[metric_column("dice", s)] == 0) for s in STRUCTURES},

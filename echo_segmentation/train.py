@@ -3,7 +3,8 @@
 Reads DATA/{images,annotations}/{training,validation}/*.png, validates every epoch, keeps the best
 model by mean validation Dice (LV endo, LV epi, LA) in OUT/best.pt and the latest state in
 OUT/last.pt; OUT/log.csv has one row per epoch (and OUT/tensorboard/ when TensorBoard is installed).
-Killed at any time, the same command with --resume continues after the last finished epoch.
+Killed at any time, the same command with --resume continues after the last finished epoch (with
+--resume from the start, the very same command line both starts and continues the run).
 
     python -m echo_segmentation.train --data-dir SEG/real --out-dir runs/real --max-minutes 20
     python -m echo_segmentation.train --data-dir SEG/real --out-dir runs/paper --preset paper
@@ -57,7 +58,8 @@ def resumed_state(config: TrainConfig, last: Path) -> dict | None:
                             f"continue it or choose another --out-dir")
         return None
     if not last.exists():
-        raise UserError(f"{last}: nothing to resume (no checkpoint in --out-dir)")
+        print(f"--resume: no {last} yet, starting a new run")
+        return None
     checkpoint = read_checkpoint(last)
     saved = config_to_dict(config_from_dict(TrainConfig, checkpoint["config"]))
     for name, value in config_to_dict(config).items():

@@ -18,6 +18,7 @@ import datetime
 import os
 import socket
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -126,6 +127,8 @@ def stop_all_on_error(context: DistContext) -> Iterator[None]:
         if not context.distributed or (isinstance(error, SystemExit) and not error.code):
             raise
         if isinstance(error, UserError):
+            if not context.is_main:  # bad input usually fails every rank: let rank 0 report it
+                time.sleep(2)
             where = "" if context.is_main else f" (rank {context.rank})"
             print(f"error{where}: {error}", file=sys.stderr)
             code = 2

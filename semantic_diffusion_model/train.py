@@ -1,4 +1,4 @@
-"""Train the semantic diffusion model (SPADE UNet) on step-2 pairs of sector maps and real images.
+r"""Train the semantic diffusion model (SPADE UNet) on step-2 pairs of sector maps and real images.
 
 Runs as one process, under `mpiexec -n N` or under `torchrun --nproc_per_node N` (one process per
 GPU; --batch-size is per process). Checkpoints, config.json, progress.csv and TensorBoard events

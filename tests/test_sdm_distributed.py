@@ -17,9 +17,14 @@ from .test_sdm_train import TINY
 TIMEOUT = 300
 
 
+def env() -> dict[str, str]:
+    """One thread per process: two processes already fill the two cores of CI."""
+    return {**subprocess_env(), "OMP_NUM_THREADS": "1"}
+
+
 def launchers(venv_bin) -> dict[str, list[str]]:
     return {"mpiexec": [str(venv_bin / "mpiexec"), "-n", "2", sys.executable],
-            "torchrun": [str(venv_bin / "torchrun"), "--nproc_per_node", "2", "--master_port", "0"]}
+            "torchrun": [str(venv_bin / "torchrun"), "--standalone", "--nproc_per_node", "2"]}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def distributed_runs(small_labels, venv_bin, tmp_path_factory) -> dict:
             [*launcher, "-m", "semantic_diffusion_model.train", "--data-dir", str(small_labels),
              "--out-dir", str(out), *TINY, "--batch-size", "2", "--lr-anneal-steps", "4",
              "--save-interval", "10", "--log-interval", "2"],
-            cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=TIMEOUT)
+            cwd=REPO, env=env(), capture_output=True, text=True, timeout=TIMEOUT)
         assert result.returncode == 0, result.stderr[-3000:]
         runs[name] = (out, result)
     return runs
@@ -73,10 +78,21 @@ def test_a_failing_rank_stops_the_job(venv_bin, tmp_path, name):
     script = tmp_path / "fail.py"
     script.write_text(FAILING_RANK)
     launcher = launchers(venv_bin)[name]
-    command = [*launcher, str(script)] if name == "mpiexec" else [*launcher, str(script)]
+    command = [*launcher, str(script)]
     start = time.time()
-    result = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+    result = subprocess.run(command, cwd=REPO, env=env(), capture_output=True, text=True,
                             timeout=120)
     assert result.returncode != 0
     assert "rank 1 fails on purpose" in result.stderr
     assert time.time() - start < 60  # stopped, not left waiting for the 30-minute collective timeout
+
+
+def test_bad_input_under_mpiexec_is_one_error_and_exit_2(venv_bin, tmp_path):
+    result = subprocess.run(
+        [*launchers(venv_bin)["mpiexec"], "-m", "semantic_diffusion_model.train", "--data-dir",
+         str(tmp_path / "missing"), "--out-dir", str(tmp_path / "out"), *TINY],
+        cwd=REPO, env=env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "no map/image pairs" in errors[0], result.stderr
+    assert not list_checkpoints(str(tmp_path / "out"))

@@ -1,6 +1,7 @@
 """The training program on real data (small_labels): learning, exact resume, checkpoints, bad input."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -104,7 +105,7 @@ def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (out / "checkpoint_0000002.pt").exists() and time.time() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     steps = [s for s, _ in list_checkpoints(str(out))]
@@ -279,3 +280,14 @@ def test_help_documents_every_option(capsys):
                    "--compile", "--channels-last", "--keep-checkpoints", "--resume", "--dist-host",
                    "--channel-mult", "--vb-weight", "--noise-schedule"):
         assert option in text
+
+
+def test_training_benchmark_reports_its_numbers(tmp_path):
+    from scripts.benchmark_training import main as benchmark_main
+
+    out = tmp_path / "bench.json"
+    benchmark_main([*TINY, "--batch-size", "2", "--warmup", "1", "--steps", "1", "--json-out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["device"] == "cpu" and result["precision"] == "float32"
+    assert result["images_per_s"] > 0 and result["peak_memory_GiB"] > 0
+    assert result["parameters_M"] == pytest.approx(3.12, abs=0.01)

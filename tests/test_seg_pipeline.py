@@ -24,10 +24,13 @@ def train_args(data, out, epochs):
 
 @pytest.fixture(scope="module")
 def trained(small_extract, tmp_path_factory):
-    """Two epochs uninterrupted, and one epoch then --resume for the second."""
+    """Two epochs uninterrupted, and one epoch then --resume for the second.
+
+    The first leg of the resumed run already has --resume: with no checkpoint yet, it starts.
+    """
     root = tmp_path_factory.mktemp("seg_runs")
     train.main(train_args(small_extract, root / "straight", 2))
-    train.main(train_args(small_extract, root / "resumed", 1))
+    train.main(train_args(small_extract, root / "resumed", 1) + ["--resume"])
     train.main(train_args(small_extract, root / "resumed", 2) + ["--resume"])
     return root
 
@@ -114,3 +117,31 @@ def test_testing_writes_metrics_summary_report_and_figures(trained, small_extrac
                   "--out", str(trained / "compare.md")])
     table = (trained / "compare.md").read_text()
     assert "| all (8 images" in table and "| 2ch (2 images" in table and "79.4" in table
+
+
+def test_killed_training_resumes_with_the_same_command(small_extract, tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO, subprocess_env
+
+    run = tmp_path / "killed"
+    argv = train_args(small_extract, run, 12) + ["--resume"]
+    process = subprocess.Popen([sys.executable, "-m", "echo_segmentation.train", *argv], cwd=REPO,
+                               env=subprocess_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (run / "last.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = read_checkpoint(run / "last.pt")["epoch"]  # readable: written atomically
+    assert 1 <= done < 12
+    capsys.readouterr()
+    train.main(argv)
+    assert "resuming after epoch" in capsys.readouterr().out
+    with open(run / "log.csv") as handle:
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == list(range(1, 13))
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]

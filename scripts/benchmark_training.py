@@ -1,0 +1,99 @@
+"""Benchmark one training step of the semantic diffusion model on the current device.
+
+Runs the real training step (the same Trainer as `python -m semantic_diffusion_model.train`:
+autocast, micro-batches, gradient norm, non-finite guard, EMA) on random label maps and images,
+and prints images per second, seconds per step and peak memory. One process; multiply by the
+number of GPUs for a data-parallel estimate. Examples:
+
+  python scripts/benchmark_training.py --image-size 256 --batch-size 12            # published
+  python scripts/benchmark_training.py --image-size 128 --batch-size 12 --compile --channels-last
+  python scripts/benchmark_training.py --image-size 32 --batch-size 4 --model-channels 64 --steps 3
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from data_preparation.cli import parse_config, run_program
+from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, TrainConfig
+from semantic_diffusion_model.data import PairData
+from semantic_diffusion_model.distributed import DistContext
+from semantic_diffusion_model.logger import ProgressLog
+from semantic_diffusion_model.train import Trainer
+
+
+@dataclass
+class BenchmarkConfig(DiffusionConfig, ModelConfig):
+    batch_size: int = field(default=12, metadata={"help": "images per step"})
+    microbatch: int = field(default=0, metadata={"help": "micro-batch size (0 = whole batch)"})
+    precision: str = field(default="auto", metadata={"help": "as in training", "choices": ("auto", "bf16", "fp16", "fp32")})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the network"})
+    channels_last: bool = field(default=False, metadata={"help": "channels-last memory format"})
+    warmup: int = field(default=3, metadata={"help": "untimed steps first (compilation, cuDNN autotuning)"})
+    steps: int = field(default=10, metadata={"help": "timed steps"})
+    json_out: str = field(default="", metadata={"help": "also write the numbers to this JSON file"})
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def benchmark(config: BenchmarkConfig) -> dict:
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    train_config = TrainConfig(**{k: v for k, v in dataclasses.asdict(config).items() if k in names},
+                               data_dir="random", out_dir="unused", random_flip=True)
+    size, n = config.image_size, max(config.batch_size, 16)
+    generator = torch.Generator().manual_seed(0)
+    data = PairData(torch.randint(0, config.num_classes, (n, size, size), dtype=torch.uint8, generator=generator),
+                    torch.randint(0, 256, (n, size, size), dtype=torch.uint8, generator=generator),
+                    [f"random_{i}" for i in range(n)])
+    trainer = Trainer(train_config, DistContext(device=device), data, None)
+    log = ProgressLog("", False, 0, trainer.diffusion.num_timesteps, device, tensorboard=False)
+    for step in range(config.warmup):
+        trainer.step(step, log)
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    for step in range(config.warmup, config.warmup + config.steps):
+        trainer.step(step, log)
+    synchronize(device)
+    seconds = (time.perf_counter() - start) / config.steps
+    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # CPU: process peak RSS
+    result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+              "threads": torch.get_num_threads(), "image_size": size, "batch_size": config.batch_size,
+              "parameters_M": round(sum(p.numel() for p in trainer.model.parameters()) / 1e6, 2),
+              "precision": str(trainer.amp_dtype or torch.float32).removeprefix("torch."),
+              "compile": config.compile, "channels_last": config.channels_last,
+              "grad_checkpoint": config.grad_checkpoint, "seconds_per_step": round(seconds, 4),
+              "images_per_s": round(config.batch_size / seconds, 2),
+              "peak_memory_GiB": round(peak / 2 ** 30, 3),
+              "peak_memory_kind": "GPU allocated" if device.type == "cuda" else "process RSS"}
+    return result
+
+
+def run(config: BenchmarkConfig) -> None:
+    result = benchmark(config)
+    for key, value in result.items():
+        print(f"{key:18s} {value}")
+    if config.json_out:
+        with open(config.json_out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: run(parse_config(BenchmarkConfig, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()
