@@ -1,24 +1,29 @@
 """Compare several test runs side by side (for example synthetic-trained vs real-trained).
 
-Reads RESULTS/<run>/summary.json of each folder given and writes one Markdown table: Dice (%) with
-95 % confidence intervals, HD95 and mean surface distance per structure, one row per run, with
-the published rows of the paper below.
+Reads RESULTS/<run>/summary.json (and metrics.csv) of each folder given and writes Markdown
+tables: Dice (%) with 95 % confidence intervals, one row per run, with the published rows of the
+paper below; the paired Dice difference of every run to the first one (image by image, patient
+bootstrap); HD95 and mean surface distance per structure.
 
     python -m echo_segmentation.compare results/synthetic results/real --out results/compare.md
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from data_preparation.cli import UserError, parse_config, run_program
 from data_preparation.files import atomic_path
 
 from .metrics import STRUCTURE_NAMES, STRUCTURES, metric_column
 from .report import cell, published_rows, table
+from .statistics import bootstrap_interval
 
 
 @dataclass
@@ -52,6 +57,42 @@ def stat(summary: dict, group: str, metric: str, structure: str) -> dict:
     return {k: math.nan if v is None else v for k, v in value.items()}
 
 
+def read_rows(folder: str | Path) -> dict[str, dict]:
+    """metrics.csv of a result folder, by image stem."""
+    path = Path(folder) / "metrics.csv"
+    if not path.is_file():
+        raise UserError(f"{path}: not found")
+    with open(path, newline="") as handle:
+        return {row["stem"]: row for row in csv.DictReader(handle)}
+
+
+def paired_differences(folders: list[str], names: list[str], group: str, seed: int = 0
+                       ) -> list[str]:
+    """Dice of each run minus the first run's, image by image (95 % CI resampling patients).
+
+    Paired differences are far more sensitive than comparing two separate intervals; they need
+    both runs tested on the same images.
+    """
+    first = read_rows(folders[0])
+    rows = []
+    for folder, name in zip(folders[1:], names[1:]):
+        other = read_rows(folder)
+        stems = sorted(s for s in first if group in (
+            "all", first[s]["view"], first[s]["phase"], f"{first[s]['view']}_{first[s]['phase']}"))
+        if not stems or any(s not in other for s in stems):
+            rows.append([f"{name} - {names[0]}"] + ["different test images"] * len(STRUCTURES))
+            continue
+        patients = [first[s]["patient"] for s in stems]
+        cells = []
+        for structure in STRUCTURES:
+            column = metric_column("dice", structure)
+            diff = 100 * np.array([float(other[s][column]) - float(first[s][column]) for s in stems])
+            low, high = bootstrap_interval(diff, patients, 1000, np.random.default_rng(seed))
+            cells.append(f"{diff.mean():+.2f} [{low:+.2f}, {high:+.2f}]")
+        rows.append([f"{name} - {names[0]}"] + cells)
+    return rows
+
+
 def render(config: CompareConfig, summaries: list[dict], names: list[str]) -> str:
     g = config.group
     structures = [STRUCTURE_NAMES[s] for s in STRUCTURES]
@@ -60,6 +101,11 @@ def render(config: CompareConfig, summaries: list[dict], names: list[str]) -> st
              f"{s['training']['preset']})"] + [cell(stat(s, g, 'dice', st), 100) for st in STRUCTURES]
             for name, s in zip(names, summaries)]
     lines += table(["run", *structures], rows + published_rows())
+    if len(summaries) > 1:
+        lines += ["", f"## Paired Dice difference to {names[0]} (percentage points, same images, "
+                  "95 % CI resampling patients)", ""]
+        lines += table(["runs", *structures], paired_differences(
+            list(config.results), names, g))
     for metric, title in (("hd95", "HD95"), ("masd", "mean surface distance")):
         lines += ["", f"## {title}, mean ± std [95 % CI]", ""]
         rows = [[f"{name} ({s['units']})"] + [cell(stat(s, g, metric, st)) for st in STRUCTURES]

@@ -38,6 +38,15 @@ PRESETS: dict[str, dict] = {
     ),
 }
 
+def from_preset(name: str, text: str) -> str:
+    """Help text of an option filled by --preset, listing each preset's value."""
+    def show(value):
+        return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    values = "; ".join(f"{preset}: {show(p[name])}" for preset, p in PRESETS.items())
+    # "%(default).0s" prints nothing but stops argparse from appending "(default: None)"
+    return f"{text} [from --preset: {values}]%(default).0s"
+
+
 # options that may differ when a run is resumed (they do not change what the run computes per epoch)
 RESUMABLE_CHANGES = ("resume", "epochs", "max_minutes", "num_workers", "device")
 
@@ -55,32 +64,39 @@ class TrainConfig:
                 "settings, 'default' = the stronger harness, 'plain' = the issue-5 baseline UNet",
         "choices": tuple(PRESETS)})
     network: Optional[str] = field(default=None, metadata={
-        "help": "MONAI network: 'unet' (monai.networks.nets.UNet) or 'dynunet' (DynUNet)",
+        "help": from_preset("network", "MONAI network: 'unet' (monai.networks.nets.UNet) or "
+                                       "'dynunet' (DynUNet)"),
         "choices": ("unet", "dynunet")})
     channels: Optional[tuple[int, ...]] = field(default=None, metadata={
-        "help": "feature channels per level, e.g. 16 32 64 128 256"})
+        "help": from_preset("channels", "feature channels per level, e.g. 16 32 64 128 256")})
     strides: Optional[tuple[int, ...]] = field(default=None, metadata={
-        "help": "downsampling stride between levels (one fewer than --channels)"})
+        "help": from_preset("strides", "downsampling stride between levels (one fewer than "
+                                       "--channels)")})
     num_res_units: Optional[int] = field(default=None, metadata={
-        "help": "residual units per block (0 = plain convolutions)"})
+        "help": from_preset("num_res_units", "residual units per block (0 = plain convolutions)")})
     act: Optional[str] = field(default=None, metadata={
-        "help": "activation ('leakyrelu' has negative slope 0.1)",
+        "help": from_preset("act", "activation ('leakyrelu' has negative slope 0.1)"),
         "choices": ("leakyrelu", "prelu", "relu")})
     norm: Optional[str] = field(default=None, metadata={
-        "help": "normalisation layer", "choices": ("instance", "batch")})
+        "help": from_preset("norm", "normalisation layer"), "choices": ("instance", "batch")})
     loss: Optional[str] = field(default=None, metadata={
-        "help": "'ce' = cross-entropy, 'dice_ce' = Dice + cross-entropy (MONAI DiceCELoss)",
+        "help": from_preset("loss", "'ce' = cross-entropy, 'dice_ce' = Dice + cross-entropy "
+                                    "(MONAI DiceCELoss)"),
         "choices": ("ce", "dice_ce")})
     image_size: Optional[int] = field(default=None, metadata={
-        "help": "network input size in pixels (images are resized to it; labels nearest)"})
-    batch_size: Optional[int] = field(default=None, metadata={"help": "training batch size"})
+        "help": from_preset("image_size", "network input size in pixels (images are resized to "
+                                          "it; labels nearest)")})
+    batch_size: Optional[int] = field(default=None, metadata={
+        "help": from_preset("batch_size", "training batch size")})
     epochs: Optional[int] = field(default=None, metadata={
-        "help": "epochs; the cosine learning-rate schedule spans them"})
-    lr: Optional[float] = field(default=None, metadata={"help": "initial Adam learning rate"})
+        "help": from_preset("epochs", "epochs; the cosine learning-rate schedule spans them")})
+    lr: Optional[float] = field(default=None, metadata={
+        "help": from_preset("lr", "initial Adam learning rate")})
     lr_min: Optional[float] = field(default=None, metadata={
-        "help": "learning rate at the end of the cosine schedule"})
+        "help": from_preset("lr_min", "learning rate at the end of the cosine schedule")})
     augment: Optional[bool] = field(default=None, metadata={
-        "help": "random gamma, horizontal flip, rotation, translation and scale (MONAI transforms)"})
+        "help": from_preset("augment", "random gamma, horizontal flip, rotation, translation "
+                                       "and scale (MONAI transforms)")})
     augment_prob: float = field(default=0.5, metadata={
         "help": "probability that each random augmentation is applied to a training image"})
     gamma_range: tuple[float, ...] = field(default=(0.5, 3.0), metadata={
@@ -125,6 +141,10 @@ def check_config(config: TrainConfig) -> None:
     if config.image_size % factor:
         raise UserError(f"--image-size {config.image_size} is not divisible by the product of "
                         f"--strides ({factor})")
+    if config.norm == "instance" and config.image_size // factor < 2:
+        raise UserError(f"--image-size {config.image_size} leaves 1 x 1 features at the deepest "
+                        f"level (strides multiply to {factor}), where instance norm is undefined: "
+                        f"use at least {2 * factor} or fewer --strides")
     for name in ("batch_size", "epochs", "image_size"):
         if getattr(config, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")

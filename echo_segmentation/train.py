@@ -112,7 +112,7 @@ def tensorboard_writer(out: Path, start_epoch: int):
 
 def run(config: TrainConfig) -> None:
     config = resolve_preset(config)
-    out = check_writable(config.out_dir)
+    out = Path(config.out_dir)
     last, best = out / "last.pt", out / "best.pt"
     checkpoint = resumed_state(config, last)
     device = pick_device(config.device)
@@ -126,6 +126,7 @@ def run(config: TrainConfig) -> None:
     normalisation = (checkpoint["normalisation"] if checkpoint
                      else intensity_statistics(train_images))
     val_inputs = torch.from_numpy(normalise(val_images, normalisation)[:, None])
+    check_writable(out)  # only now: bad input above leaves no output folder behind
 
     torch.manual_seed(config.seed)
     network = build_network(config).to(device)
@@ -147,7 +148,7 @@ def run(config: TrainConfig) -> None:
     loss_fn = make_loss(config)
     writer = tensorboard_writer(out, state["epoch"])
     budget_s = config.max_minutes * 60 if config.max_minutes else math.inf
-    last_epoch_s = 0.0
+    last_epoch_s = state["history"][-1]["epoch_s"] if state["history"] else 0.0
     for epoch in range(state["epoch"], config.epochs):
         if state["elapsed_s"] + last_epoch_s > budget_s:
             print(f"time budget of {config.max_minutes} min reached after epoch {epoch}")
@@ -181,7 +182,7 @@ def run(config: TrainConfig) -> None:
         save_checkpoint(last, **content)
         write_log(out, state["history"])
         if writer:
-            for key in ("lr", "train_loss", "val_dice_mean") + tuple(f"val_dice_{s}" for s in STRUCTURES):
+            for key in ("lr", "train_loss", "val_dice_mean", *(f"val_dice_{s}" for s in STRUCTURES)):
                 writer.add_scalar(key, row[key], epoch + 1)
             writer.flush()
         print(f"epoch {epoch + 1}: loss {loss:.4f}, validation Dice "

@@ -23,7 +23,7 @@ from semantic_diffusion_model.config import DiffusionConfig, ModelConfig
 from semantic_diffusion_model.diffusion import get_named_beta_schedule
 from semantic_diffusion_model.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
-from semantic_diffusion_model.train import autocast_dtype
+from semantic_diffusion_model.precision import autocast_dtype
 from semantic_diffusion_model.unet import SPADEUNet
 
 

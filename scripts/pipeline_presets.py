@@ -10,8 +10,8 @@ PRESETS: dict[str, dict] = {
     "smoke": dict(
         gpus=0, num_patients=60, data_size=128, train_patients=40, image_size=64, num_augment=1,
         sdm_model_channels=32, sdm_channel_mult=(1, 2, 2), sdm_num_res_blocks=1,
-        sdm_attention_resolutions=(16,), sdm_num_head_channels=32, sdm_batch_size=8,
-        sdm_steps=250, sdm_lr=5e-4, sdm_ema_rate=0.99,
+        sdm_attention_resolutions=(16,), sdm_num_head_channels=32, sdm_spade_hidden=32, sdm_batch_size=8,
+        sdm_steps=200, sdm_lr=5e-4, sdm_ema_rate=0.99,
         sampler="ddim", sample_steps=10, sample_batch_size=32,
         seg_preset="default", seg_image_size=64, seg_epochs=8, seg_max_minutes=0.6,
     ),
@@ -19,7 +19,8 @@ PRESETS: dict[str, dict] = {
     "fast": dict(
         gpus=1, num_patients=200, data_size=256, train_patients=0, image_size=128, num_augment=5,
         sdm_model_channels=128, sdm_channel_mult=None, sdm_num_res_blocks=2,
-        sdm_attention_resolutions=None, sdm_num_head_channels=None, sdm_batch_size=32,
+        sdm_attention_resolutions=None, sdm_num_head_channels=None, sdm_spade_hidden=None,
+        sdm_batch_size=32,
         sdm_steps=20000, sdm_lr=None, sdm_ema_rate=None,
         sampler="dpm-solver++", sample_steps=20, sample_batch_size=64,
         seg_preset="default", seg_image_size=None, seg_epochs=None, seg_max_minutes=None,
@@ -28,7 +29,8 @@ PRESETS: dict[str, dict] = {
     "paper": dict(
         gpus=8, num_patients=500, data_size=256, train_patients=0, image_size=256, num_augment=5,
         sdm_model_channels=None, sdm_channel_mult=None, sdm_num_res_blocks=None,
-        sdm_attention_resolutions=None, sdm_num_head_channels=None, sdm_batch_size=12,
+        sdm_attention_resolutions=None, sdm_num_head_channels=None, sdm_spade_hidden=None,
+        sdm_batch_size=12,
         sdm_steps=50000, sdm_lr=None, sdm_ema_rate=None,
         sampler="ddpm", sample_steps=0, sample_batch_size=16,
         seg_preset="paper", seg_image_size=None, seg_epochs=None, seg_max_minutes=None,

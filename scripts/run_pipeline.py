@@ -91,6 +91,8 @@ class PipelineConfig:
         "help": "SDM attention resolutions (pixels)"})
     sdm_num_head_channels: Optional[int] = field(default=None, metadata={
         "help": "SDM channels per attention head"})
+    sdm_spade_hidden: Optional[int] = field(default=None, metadata={
+        "help": "SDM hidden channels of each SPADE label-map convolution"})
     sdm_batch_size: Optional[int] = field(default=None, metadata={"help": "SDM batch per GPU"})
     sdm_steps: Optional[int] = field(default=None, metadata={
         "help": "SDM training steps (the learning rate anneals to 0 over them)"})
@@ -136,8 +138,8 @@ class StageRunner:
         self.work, self.count, self.started = work, 0, time.time()
         self.env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
-    def run(self, name: str, command: list[str], resume_flag: list[str] = ()) -> None:
-        """Run ``command`` (+ ``resume_flag`` when re-running) unless it already finished."""
+    def run(self, name: str, command: list[str]) -> None:
+        """Run ``command`` unless the same command already finished."""
         self.count += 1
         marker = self.work / ".stages" / f"{name}.json"
         if marker.is_file() and json.loads(marker.read_text())["command"] == command:
@@ -145,7 +147,7 @@ class StageRunner:
             return
         print(f"[{self.count:2d}] {name}: {' '.join(command)}", flush=True)
         start = time.time()
-        result = subprocess.run(command + list(resume_flag), env=self.env, cwd=REPO)
+        result = subprocess.run(command, env=self.env, cwd=REPO)
         if result.returncode != 0:
             raise UserError(f"stage {name} failed (exit {result.returncode}); its output is above; "
                             "re-run the same command to resume")
@@ -209,6 +211,7 @@ def run(config: PipelineConfig) -> None:
             *option("num-res-blocks", c.sdm_num_res_blocks),
             *option("attention-resolutions", c.sdm_attention_resolutions),
             *option("num-head-channels", c.sdm_num_head_channels),
+            *option("spade-hidden", c.sdm_spade_hidden),
             *option("batch-size", c.sdm_batch_size), *option("lr", c.sdm_lr),
             *option("ema-rate", c.sdm_ema_rate)])
         from semantic_diffusion_model.checkpoint import checkpoint_name
@@ -234,7 +237,7 @@ def run(config: PipelineConfig) -> None:
             "echo_segmentation.train", "--data-dir", str(seg_data / name), "--out-dir", str(run_dir),
             "--preset", c.seg_preset, *option("image-size", c.seg_image_size),
             *option("epochs", c.seg_epochs), *option("max-minutes", c.seg_max_minutes),
-            "--seed", str(c.seed)], resume_flag=["--resume"] if (run_dir / "last.pt").exists() else [])
+            "--seed", str(c.seed), "--resume"])  # --resume: continue last.pt, or start afresh
         stages.run(f"segmentation_test_{name}", py + [
             "echo_segmentation.test", "--checkpoint", str(run_dir / "best.pt"),
             "--data-dir", str(extract), *option("views", views), "--out-dir", str(results / name),

@@ -49,7 +49,7 @@ from .sample_outputs import (is_done, remove_temporaries, to_uint8, write_contac
 from .samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from .samplers.dpm_solver import SPACINGS
 from .sampling_maps import MapItem, check_map, find_maps
-from .train import autocast_dtype
+from .precision import autocast_dtype
 
 CONFIG_FILE = "sample_config.json"
 SUMMARY_FILE = "summary.json"

@@ -26,6 +26,7 @@ from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
 from .diffusion import create_diffusion
 from .distributed import DistContext, all_reduce_sum, barrier, init_distributed, shutdown, stop_all_on_error
 from .ema import EMA
+from .precision import autocast_dtype
 from .logger import ProgressLog
 from .unet import SPADEUNet
 
@@ -70,12 +71,6 @@ def check_compatible(state: dict, path: str, model_config: ModelConfig,
     if differences:
         raise UserError(f"{path}: checkpoint was made for another configuration "
                         f"({', '.join(differences)})")
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[precision]
 
 
 class Trainer:

@@ -58,3 +58,21 @@ def test_other_files_are_refused(networks, tmp_path):
                         ("wrong_shape.pt", "weights do not fit"), ("missing.pt", "not found")):
         with pytest.raises(UserError, match=words):
             load_model(tmp_path / name)
+
+
+@pytest.mark.parametrize("preset, network", [("paper", "unet"), ("default", "unet"),
+                                             ("default", "dynunet")])
+def test_presets_build_networks_that_map_one_channel_to_four_classes(preset, network):
+    config = resolve_preset(TrainConfig(data_dir="d", out_dir="o", preset=preset, network=network))
+    size = config.image_size
+    model = build_network(config).eval()
+    with torch.no_grad():
+        logits = model(torch.zeros(1, 1, size, size))
+    assert logits.shape == (1, 4, size, size)
+    if preset == "paper":  # DESIGN.md: 8 levels of 2..256 channels, no residual units
+        assert config.channels == (2, 4, 8, 16, 32, 64, 128, 256) and config.strides == (2,) * 7
+        assert config.num_res_units == 0 and config.batch_size == 1 and config.loss == "ce"
+        assert (config.lr, config.lr_min, config.epochs, size) == (1e-3, 1e-4, 300, 256)
+        # at 128 px the deepest level would be 1 x 1, where instance norm fails mid-training
+        with pytest.raises(UserError, match="1 x 1 features"):
+            resolve_preset(TrainConfig(data_dir="d", out_dir="o", preset="paper", image_size=128))

@@ -113,10 +113,13 @@ def test_testing_writes_metrics_summary_report_and_figures(trained, small_extrac
     with open(trained / "one_view" / "metrics.csv") as handle:
         assert [r["view"] + r["phase"] for r in csv.DictReader(handle)] == ["2CHED"] * 2
     assert not (trained / "one_view" / "predictions").exists()
-    compare.main(["--results", str(out), str(trained / "one_view"), "--names", "all", "2ch",
-                  "--out", str(trained / "compare.md")])
+    compare.main(["--results", str(out), str(trained / "one_view"), str(out),
+                  "--names", "all", "2ch", "again", "--out", str(trained / "compare.md")])
     table = (trained / "compare.md").read_text()
     assert "| all (8 images" in table and "| 2ch (2 images" in table and "79.4" in table
+    # paired differences: a run against itself is exactly zero; other test images are flagged
+    assert "| again - all | +0.00 [+0.00, +0.00] |" in table
+    assert "| 2ch - all | different test images |" in table
 
 
 def test_killed_training_resumes_with_the_same_command(small_extract, tmp_path, capsys):
@@ -145,3 +148,14 @@ def test_killed_training_resumes_with_the_same_command(small_extract, tmp_path, 
     with open(run / "log.csv") as handle:
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == list(range(1, 13))
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_time_budget_stops_training_and_is_kept_on_resume(small_extract, tmp_path, capsys):
+    argv = train_args(small_extract, tmp_path / "budget", 50) + ["--max-minutes", "0.0001",
+                                                                  "--resume"]
+    train.main(argv)
+    train.main(argv)  # the same command again: the budget is spent, nothing more is trained
+    output = capsys.readouterr().out
+    assert output.count("time budget of 0.0001 min reached after epoch 1") == 2
+    with open(tmp_path / "budget" / "log.csv") as handle:
+        assert [r["epoch"] for r in csv.DictReader(handle)] == ["1"]
