@@ -23,6 +23,7 @@ Examples:
 """
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .cli import UserError, parse_config, run_program, save_config
-from .files import check_writable, list_pngs, read_label_png, read_png, write_png
+from .files import atomic_path, check_writable, list_pngs, read_label_png, read_png, write_png
 from .labels import CAMUS_CLASSES, SECTOR_CLASSES, SPLITS, VIEWS, sector_to_camus, stem_parts
 from .resize import resize_image, resize_labels
 from .staging import staged_folder
@@ -155,6 +156,19 @@ def load_pair(pair: Pair, size: int | None) -> tuple[np.ndarray, np.ndarray]:
     return image, labels
 
 
+def copy_test_spacing(extract_dir: Path, dataset: Path, pairs: list[Pair], size: int | None) -> None:
+    """Carry the real test frames' pixel spacing (EXTRACT/spacing.json) into the dataset, so that
+    testing from it reports distances in mm. Skipped with --size (the spacing would change)."""
+    source = extract_dir / "spacing.json"
+    if size is not None or not source.is_file():
+        return
+    spacing = json.loads(source.read_text())
+    known = {p.name: spacing[p.name] for p in pairs if p.split == "testing" and p.name in spacing}
+    if known:
+        with atomic_path(dataset / "spacing.json") as tmp:
+            tmp.write_text(json.dumps(known, indent=1))
+
+
 def prepare_segmentation_data(config: Config) -> Path:
     if config.size is not None and config.size < 8:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
@@ -174,6 +188,7 @@ def prepare_segmentation_data(config: Config) -> Path:
             write_png(staging / "images" / pair.split / f"{pair.name}.png", image)
             write_png(staging / "annotations" / pair.split / f"{pair.name}.png", labels)
             counts[pair.split] += 1
+        copy_test_spacing(Path(config.extract_dir), staging, pairs, config.size)
         save_config(config, staging / CONFIG_FILE,
                     extra={"dataset": name, "pairs": {s: counts[s] for s in SPLITS}})
     print(f"dataset {name}: " + ", ".join(f"{counts[s]} {s}" for s in SPLITS)

@@ -193,3 +193,19 @@ def test_command_line(small_extract, tmp_path):
                           capture_output=True, text=True, env=subprocess_env())
     assert done.returncode == 0, done.stderr
     assert "dataset real_2CH_ED: 4 training, 2 validation, 2 testing pairs" in done.stdout
+
+
+def test_real_test_spacing_is_carried_into_the_dataset(small_extract, tmp_path):
+    extract = tmp_path / "extract"
+    shutil.copytree(small_extract, extract)
+    test_stems = [p.stem for p in list_pngs(extract / "2CH_ED" / "images" / "testing")]
+    spacing = {stem: [0.5, 0.25] for stem in test_stems}
+    spacing["patient0001_2CH_ED_training"] = [0.1, 0.1]
+    (extract / "spacing.json").write_text(json.dumps(spacing))
+    seg_main(["--source", "real", "--extract-dir", str(extract), "--out-dir", str(tmp_path / "seg"),
+              "--views", "2CH_ED"])
+    carried = json.loads((tmp_path / "seg" / "real_2CH_ED" / "spacing.json").read_text())
+    assert carried == {stem: [0.5, 0.25] for stem in test_stems}  # testing frames only
+    seg_main(["--source", "real", "--extract-dir", str(extract), "--out-dir", str(tmp_path / "seg2"),
+              "--views", "2CH_ED", "--size", "32"])
+    assert not (tmp_path / "seg2" / "real_2CH_ED" / "spacing.json").exists()  # resized: unknown
