@@ -15,7 +15,7 @@ PRESETS: dict[str, dict] = {
         sdm_attention_resolutions=(16,), sdm_num_head_channels=32, sdm_spade_hidden=32, sdm_batch_size=8,
         sdm_steps=200, sdm_lr=1e-3, sdm_ema_rate=0.95,
         sampler="ddpm", sample_steps=20, sample_batch_size=32,
-        seg_preset="default", seg_image_size=64, seg_epochs=20, seg_max_minutes=0.75,
+        seg_preset="default", seg_image_size=64, seg_epochs=40, seg_max_minutes=1.5,
     ),
     # One GPU, an afternoon: 128 px, a quarter-size SDM, a 20-step solver for sampling.
     "fast": dict(

@@ -31,7 +31,7 @@ def pipeline_run(tmp_path_factory):
 def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     work, _ = pipeline_run
     config = json.loads((work / "pipeline_config.json").read_text())
-    assert config["image_size"] == 32 and config["sampler"] == "ddim"  # override and preset value
+    assert config["image_size"] == 32 and config["sampler"] == "ddpm"  # override and preset value
     assert len(list((work / "0_camus" / "database_nifti").iterdir())) == 8
     real_test = sorted(p.name for p in (work / "1_extract/2CH_ED/images/testing").iterdir())
     synthetic = sorted((work / "3_samples/2CH_ED/samples").iterdir())
