@@ -244,7 +244,7 @@ def run(config: PipelineConfig) -> None:
             "--seed", str(c.seed)])
 
     figure = real_vs_synthetic_figure(samples, list(c.views), work / "real_vs_synthetic.png")
-    settings = "```json\n" + json.dumps(config_to_dict(c), indent=1) + "\n```"
+    settings = "\n".join(f"- `{key}`: {json.dumps(value)}" for key, value in config_to_dict(c).items())
     write_report({name: results / name for name in datasets}, work / "report.md", figure, settings)
     print(f"report: {work / 'report.md'} ({(time.time() - stages.started) / 60:.1f} min)")
 
