@@ -64,6 +64,18 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def median_seconds(run, repeats: int, device: torch.device) -> float:
+    """Median wall time of ``run(repeat)`` over ``repeats`` calls, synchronising the GPU."""
+    times = []
+    for repeat in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        run(repeat)
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
 def benchmark(config: Config) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, diffusion_config, model_config = build_model(config, device)
@@ -83,26 +95,13 @@ def benchmark(config: Config) -> list[dict]:
         x = torch.randn(config.batch_size, channels, size, size, device=device)
         t = torch.full((config.batch_size,), 500.0, device=device)
         denoiser(x, t)  # warm-up
-        times = []
-        for _ in range(max(3, config.repeats)):
-            sync(device)
-            start = time.perf_counter()
-            denoiser(x, t)
-            sync(device)
-            times.append(time.perf_counter() - start)
-        forward = sorted(times)[len(times) // 2]
+        forward = median_seconds(lambda _: denoiser(x, t), max(3, config.repeats), device)
         for name in config.samplers:
             sampler = Sampler(name, betas, model_config.learn_sigma, steps=config.steps)
             sampler(denoiser, PerSampleNoise.for_names(0, names, (channels, size, size), device))
-            times = []
-            for repeat in range(config.repeats):
-                noise = PerSampleNoise.for_names(repeat, names, (channels, size, size), device)
-                sync(device)
-                start = time.perf_counter()
-                sampler(denoiser, noise)
-                sync(device)
-                times.append(time.perf_counter() - start)
-            seconds = sorted(times)[len(times) // 2]
+            noises = [PerSampleNoise.for_names(r, names, (channels, size, size), device)
+                      for r in range(config.repeats)]
+            seconds = median_seconds(lambda r: sampler(denoiser, noises[r]), config.repeats, device)
             results.append({"sampler": name, "steps": sampler.steps, "nfe": sampler.nfe,
                             "batch": config.batch_size, "seconds_per_batch": seconds,
                             "images_per_second": config.batch_size / seconds,

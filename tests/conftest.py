@@ -88,3 +88,15 @@ def small_labels(small_extract, tmp_path_factory) -> Path:
     main(["--extract-dir", str(small_extract), "--out-dir", str(out), "--num-augment", "2",
           "--seed", "0"])
     return out
+
+
+def expect_user_error(program_main, argv, capsys, *fragments: str) -> str:
+    """Run a program's main(argv); assert exit 2 and a last stderr line 'error: ...' naming fragments."""
+    with pytest.raises(SystemExit) as exit_info:
+        program_main(argv)
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in last, last
+    return last

@@ -15,7 +15,7 @@ from data_preparation.extract_camus import main as extract_main
 from data_preparation.files import list_pngs, read_png
 from data_preparation.labels import SPLITS, VIEWS
 
-from .conftest import SMALL_SIZE, small_patient_numbers, subprocess_env
+from .conftest import SMALL_SIZE, expect_user_error, small_patient_numbers, subprocess_env
 
 
 def nifti_frame(camus: Path, patient: str, view: str) -> tuple[np.ndarray, np.ndarray]:
@@ -47,15 +47,7 @@ def make_mhd_release(root: Path, camus: Path, patients: dict[str, tuple[str, str
 
 
 def expect_error(argv: list[str], capsys, *fragments: str) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        extract_main(argv)
-    assert exit_info.value.code == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    for fragment in fragments:
-        assert fragment in last, last
-    return last
-
+    return expect_user_error(extract_main, argv, capsys, *fragments)
 
 def pngs(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.png"))

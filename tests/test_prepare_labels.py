@@ -19,7 +19,7 @@ from data_preparation.labels import SPLITS, VIEWS, sector_to_camus
 from data_preparation.prepare_labels import main as labels_main
 from data_preparation.sector_mask import sector_mask
 
-from .conftest import SMALL_SIZE, subprocess_env
+from .conftest import SMALL_SIZE, expect_user_error, subprocess_env
 
 AUGMENTED_SPLITS = ("training", "validation")
 
@@ -30,14 +30,7 @@ def files(root: Path) -> dict[str, bytes]:
 
 
 def expect_error(argv, capsys, *fragments):
-    with pytest.raises(SystemExit) as exit_info:
-        labels_main(argv)
-    assert exit_info.value.code == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    for fragment in fragments:
-        assert fragment in last, last
-
+    return expect_user_error(labels_main, argv, capsys, *fragments)
 
 def test_layout_counts_and_round_trip_to_camus(small_extract, small_labels):
     for view in VIEWS:

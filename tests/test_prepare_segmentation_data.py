@@ -14,7 +14,7 @@ from data_preparation.files import list_pngs, read_png, write_png
 from data_preparation.labels import SPLITS, VIEWS, sector_to_camus
 from data_preparation.prepare_segmentation_data import main as seg_main
 
-from .conftest import SMALL_SIZE, subprocess_env
+from .conftest import SMALL_SIZE, expect_user_error, subprocess_env
 
 
 def fake_sample(sector_map: np.ndarray) -> np.ndarray:
@@ -40,14 +40,7 @@ def make_samples(small_labels: Path, root: Path, views=VIEWS, splits=("training"
 
 
 def expect_error(argv, capsys, *fragments):
-    with pytest.raises(SystemExit) as exit_info:
-        seg_main(argv)
-    assert exit_info.value.code == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    for fragment in fragments:
-        assert fragment in last, last
-
+    return expect_user_error(seg_main, argv, capsys, *fragments)
 
 def names(folder: Path) -> list[str]:
     return [p.name for p in list_pngs(folder)]
