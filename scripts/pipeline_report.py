@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from data_preparation.files import atomic_path, list_pngs, read_png
+from echo_segmentation.published import PAPER_TABLE1
 from echo_segmentation.statistics import bootstrap_interval
 
-from .pipeline_presets import PAPER_TABLE1
 
 DICE_COLUMNS = ("dice_lv_endo", "dice_lv_epi", "dice_la")
 HEADER = ("LV endo", "LV epi", "LA", "mean")
