@@ -31,6 +31,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def remove_temporaries(folder: str | Path, suffix: str = "") -> int:
+    """Delete the temporary files of ``atomic_path`` that a killed run left in ``folder``
+    (their outputs were never finished); ``suffix`` narrows it to e.g. ".png". Returns the count."""
+    removed = 0
+    for path in Path(folder).glob(f".*{suffix}.*.tmp"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def write_png(path: str | Path, array: np.ndarray) -> None:
     """Write a 2-D uint8 array as a grey PNG (or H x W x 3 as colour, RGB order), atomically."""
     from .cli import UserError

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from data_preparation.cli import (UserError, config_from_dict, config_to_dict, parse_config,
                                   run_program, save_config)
-from data_preparation.files import atomic_path, check_writable
+from data_preparation.files import atomic_path, check_writable, remove_temporaries
 
 from .config import RESUMABLE_CHANGES, TrainConfig, resolve_preset
 from .data import list_pairs, load_resized
@@ -127,6 +127,7 @@ def run(config: TrainConfig) -> None:
                      else intensity_statistics(train_images))
     val_inputs = torch.from_numpy(normalise(val_images, normalisation)[:, None])
     check_writable(out)  # only now: bad input above leaves no output folder behind
+    remove_temporaries(out)  # a checkpoint half-written when an earlier run was killed
 
     torch.manual_seed(config.seed)
     network = build_network(config).to(device)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from skimage.segmentation import find_boundaries
 
+from data_preparation import files
 from data_preparation.files import read_png, write_png
 from data_preparation.labels import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
                                      SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
@@ -94,12 +95,7 @@ def is_done(view_dir: Path, name: str) -> bool:
 
 def remove_temporaries(view_dir: Path) -> int:
     """Delete the temporary files a killed run left behind (their outputs were never finished)."""
-    removed = 0
-    for folder in OUTPUT_FOLDERS:
-        for path in (view_dir / folder).glob(".*.png.*.tmp"):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return sum(files.remove_temporaries(view_dir / folder, ".png") for folder in OUTPUT_FOLDERS)
 
 
 def write_outputs(view_dir: Path, name: str, synthetic: np.ndarray, label_map: np.ndarray,

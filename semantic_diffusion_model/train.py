@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from data_preparation.cli import UserError, config_to_dict, parse_config, run_program
+from data_preparation.files import remove_temporaries
 from . import storage
 from .checkpoint import (checkpoint_name, configs_of, latest_checkpoint, load_checkpoint,
                          prune_checkpoints, rng_states, save_checkpoint, set_rng_states)
@@ -188,6 +189,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
     model_config.resolved_channel_mult()  # UserError now for a size without published multipliers
     if ctx.is_main:
         storage.ensure_writable_folder(config.out_dir)
+        if not storage.is_url(config.out_dir):  # a checkpoint half-written when a run was killed
+            remove_temporaries(config.out_dir, ".pt")
     path = resume_path(config)
     state = load_checkpoint(path) if path else None
     if state is not None:

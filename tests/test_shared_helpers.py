@@ -1,0 +1,69 @@
+"""The shared helpers: dataclass configuration -> command line, atomic files, stale temporaries."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pytest
+
+from data_preparation.cli import UserError, config_from_dict, config_to_dict, parse_config
+from data_preparation.files import atomic_path, read_label_png, read_png, remove_temporaries, write_png
+
+
+@dataclass
+class ExampleConfig:
+    data_dir: str = field(default="", metadata={"help": "input", "required": True})
+    size: int = field(default=256, metadata={"help": "pixels"})
+    views: tuple[str, ...] = field(default=("2CH_ED",), metadata={"help": "views",
+                                                                   "choices": ("2CH_ED", "4CH_ED")})
+    flip: bool = field(default=True, metadata={"help": "flip"})
+    resume: Optional[str] = field(default=None, metadata={"help": "checkpoint"})
+
+
+def test_config_options_parse_and_round_trip():
+    config = parse_config(ExampleConfig, ["--data-dir", "x", "--views", "4CH_ED", "2CH_ED",
+                                          "--no-flip", "--size", "64"])
+    assert config == ExampleConfig("x", 64, ("4CH_ED", "2CH_ED"), False, None)
+    assert config_from_dict(ExampleConfig, config_to_dict(config)) == config
+    with pytest.raises(UserError, match="unknown keys"):
+        config_from_dict(ExampleConfig, {**config_to_dict(config), "other": 1})
+    with pytest.raises(SystemExit):
+        parse_config(ExampleConfig, ["--size", "64"])  # --data-dir is required
+    with pytest.raises(SystemExit):
+        parse_config(ExampleConfig, ["--data-dir", "x", "--views", "3CH"])
+
+
+def test_atomic_path_leaves_nothing_when_the_write_fails(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
+
+
+def test_remove_temporaries_deletes_only_unfinished_files(tmp_path):
+    keep = [tmp_path / "last.pt", tmp_path / "a.png", tmp_path / ".hidden"]
+    stale = [tmp_path / ".last.pt.0123abcd.tmp", tmp_path / ".a.png.89abcdef.tmp"]
+    for path in keep + stale:
+        path.write_bytes(b"x")
+    assert remove_temporaries(tmp_path, ".png") == 1
+    assert remove_temporaries(tmp_path) == 1
+    assert sorted(tmp_path.iterdir()) == sorted(keep)
+
+
+def test_png_reading_names_the_file_and_the_problem(tmp_path):
+    labels = np.array([[0, 1], [4, 5]], dtype=np.uint8)
+    write_png(tmp_path / "map.png", labels)
+    assert np.array_equal(read_png(tmp_path / "map.png"), labels)
+    with pytest.raises(UserError, match=r"map\.png: label values \[5\] outside 0\.\.4"):
+        read_label_png(tmp_path / "map.png", 5)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match=r"broken\.png: not a readable image"):
+        read_png(tmp_path / "broken.png")
+    with pytest.raises(UserError, match=r"missing\.png: file not found"):
+        read_png(tmp_path / "missing.png")
