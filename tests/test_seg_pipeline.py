@@ -142,6 +142,7 @@ def test_killed_training_resumes_with_the_same_command(small_extract, tmp_path, 
     process.wait()
     done = read_checkpoint(run / "last.pt")["epoch"]  # readable: written atomically
     assert 1 <= done < 12
+    (run / ".last.pt.deadbeef.tmp").write_bytes(b"half")  # as if killed while saving
     capsys.readouterr()
     train.main(argv)
     assert "resuming after epoch" in capsys.readouterr().out
