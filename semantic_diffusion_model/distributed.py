@@ -139,12 +139,14 @@ def stop_all_on_error(context: DistContext) -> Iterator[None]:
         elif isinstance(error, SystemExit):
             code = error.code if isinstance(error.code, int) else 1
         else:
-            print(f"rank {context.rank} failed:", file=sys.stderr)
-            traceback.print_exc()
+            # One write, the error on its first line: MPI_Abort may cut the output stream short.
+            print(f"rank {context.rank} failed: {type(error).__name__}: {error}\n"
+                  + traceback.format_exc(), file=sys.stderr, end="")
             code = 1
         sys.stdout.flush()
         sys.stderr.flush()
         if context.launcher == "mpi":
             from mpi4py import MPI
+            time.sleep(0.5)  # let mpiexec forward the message before it kills the job
             MPI.COMM_WORLD.Abort(code)
         os._exit(code)
