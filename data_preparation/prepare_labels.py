@@ -117,6 +117,8 @@ def prepare_labels(config: Config) -> dict[str, int]:
         image, labels = read_item(item, config.threshold)
         sector = camus_to_sector(labels, sector_mask(image, config.threshold))
         view_dir = out_dir / item.view
+        for kind in ("sector_annotations", "images"):
+            written.setdefault(view_dir / kind / item.split, set()).add(f"{item.stem}.png")
         write_png(view_dir / "sector_annotations" / item.split / f"{item.stem}.png", sector)
         with atomic_path(view_dir / "images" / item.split / f"{item.stem}.png") as tmp:
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -135,8 +137,8 @@ def prepare_labels(config: Config) -> dict[str, int]:
         if item.view not in examples and len(examples) < FIGURE_ROWS and augmented:
             examples[item.view] = Example(item.stem, image, sector, augmented)
 
-    for aug_dir, names in written.items():  # maps left by an earlier run with other settings
-        for stale in list_pngs(aug_dir):
+    for folder, names in written.items():  # files left by an earlier run with other settings
+        for stale in list_pngs(folder):
             if stale.name not in names:
                 stale.unlink()
     if examples:

@@ -104,6 +104,25 @@ def test_rerun_with_fewer_maps_removes_the_extra_ones(small_extract, tmp_path):
     assert not list(tmp_path.glob(".*"))
 
 
+def test_rerun_after_a_smaller_extraction_removes_the_dropped_patient(small_extract, tmp_path):
+    extract = tmp_path / "extract"
+    shutil.copytree(small_extract, extract)
+    out = tmp_path / "labels"
+    argv = ["--extract-dir", str(extract), "--out-dir", str(out), "--views", "2CH_ED",
+            "--num-augment", "1"]
+    labels_main(argv)
+    dropped = list_pngs(extract / "2CH_ED" / "images" / "training")[0].name
+    assert (out / "2CH_ED" / "images" / "training" / dropped).exists()
+    for kind in ("images", "annotations"):
+        (extract / "2CH_ED" / kind / "training" / dropped).unlink()
+    labels_main(argv)
+    stem = dropped.removesuffix(".png")
+    left = [str(p.relative_to(out)) for p in out.rglob(f"{stem}*.png")]
+    assert left == []
+    assert len(list_pngs(out / "2CH_ED" / "images" / "training")) == \
+        len(list_pngs(extract / "2CH_ED" / "images" / "training"))
+
+
 def cone(size=96, half_angle=35.0, radius=88.0) -> np.ndarray:
     """A synthetic apical sector (apex at the top centre) as a boolean mask."""
     rows, cols = np.indices((size, size), dtype=float)
