@@ -26,11 +26,13 @@ Examples:
     python scripts/run_pipeline.py --preset smoke
     python scripts/run_pipeline.py --preset smoke --camus-dir ../shared/camus_224 --work-dir runs/camus
     python scripts/run_pipeline.py --preset paper --camus-dir /data/CAMUS_public --gpus 8
+    python scripts/run_pipeline.py --preset paper --camus-dir /data/CAMUS_public --dry-run
 """
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -69,6 +71,9 @@ class PipelineConfig:
     launcher: str = field(default="mpiexec", metadata={
         "help": "launcher of multi-GPU stages (with --gpus > 1)", "choices": ("mpiexec", "torchrun")})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
+    dry_run: bool = field(default=False, metadata={
+        "help": "print every stage's command (or that it is finished) and stop: nothing is run "
+                "or written"})
     # --- preset values (None: taken from --preset) ---
     gpus: Optional[int] = field(default=None, metadata={
         "help": "GPUs for diffusion training and sampling (0 = CPU; >1 launches --launcher)"})
@@ -134,8 +139,8 @@ def option(name: str, value) -> list[str]:
 class StageRunner:
     """Runs stage programs as subprocesses; remembers finished ones in WORK/.stages/."""
 
-    def __init__(self, work: Path):
-        self.work, self.count, self.started = work, 0, time.time()
+    def __init__(self, work: Path, dry_run: bool = False):
+        self.work, self.dry_run, self.count, self.started = work, dry_run, 0, time.time()
         self.env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
     def run(self, name: str, command: list[str]) -> None:
@@ -145,7 +150,9 @@ class StageRunner:
         if marker.is_file() and json.loads(marker.read_text())["command"] == command:
             print(f"[{self.count:2d}] {name}: done before, skipped", flush=True)
             return
-        print(f"[{self.count:2d}] {name}: {' '.join(command)}", flush=True)
+        print(f"[{self.count:2d}] {name}: {shlex.join(command)}", flush=True)
+        if self.dry_run:
+            return
         start = time.time()
         result = subprocess.run(command, env=self.env, cwd=REPO)
         if result.returncode != 0:
@@ -171,15 +178,18 @@ def select_patients(camus_dir: Path, limit: int) -> list[str]:
 
 def run(config: PipelineConfig) -> None:
     c = resolve(config)
-    work = check_writable(Path(c.work_dir).resolve())
-    save_config(c, work / "pipeline_config.json")
-    stages = StageRunner(work)
+    work = Path(c.work_dir).resolve()
+    if not c.dry_run:
+        check_writable(work)
+        save_config(c, work / "pipeline_config.json")
+    stages = StageRunner(work, c.dry_run)
     py = [sys.executable, "-m"]
     if c.gpus > 1 and c.launcher == "mpiexec":
         mpiexec = Path(sys.executable).parent / "mpiexec"
         distributed = [str(mpiexec) if mpiexec.exists() else "mpiexec", "-n", str(c.gpus), *py]
     elif c.gpus > 1:
-        distributed = [str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node", str(c.gpus), "-m"]
+        distributed = [str(Path(sys.executable).parent / "torchrun"), "--standalone",
+                       "--nproc_per_node", str(c.gpus), "-m"]
     else:
         distributed = py
 
@@ -190,7 +200,12 @@ def run(config: PipelineConfig) -> None:
                    "--seed", str(c.seed)])
     extract, labels, samples = work / "1_extract", work / "2_labels", work / "3_samples"
     seg_data, results = work / "4_segmentation_data", work / "results"
-    patients = option("patients", select_patients(camus, c.train_patients)) if c.train_patients else []
+    patients = []
+    if c.train_patients and c.dry_run and not camus.exists():  # embedded data not generated yet
+        patients = ["--patients", f"<all test, the first {c.train_patients} training and "
+                    f"{max(1, c.train_patients // 4)} validation patients of {camus}>"]
+    elif c.train_patients:
+        patients = option("patients", select_patients(camus, c.train_patients))
     stages.run("extract", py + ["data_preparation.extract_camus", "--camus-dir", str(camus),
                "--out-dir", str(extract), "--size", str(c.image_size), *option("views", c.views),
                *patients])
@@ -243,6 +258,9 @@ def run(config: PipelineConfig) -> None:
             "--data-dir", str(extract), *option("views", views), "--out-dir", str(results / name),
             "--seed", str(c.seed)])
 
+    if c.dry_run:
+        print("dry run: nothing was run or written")
+        return
     figure = real_vs_synthetic_figure(samples, list(c.views), work / "real_vs_synthetic.png")
     settings = "\n".join(f"- `{key}`: {json.dumps(value)}" for key, value in config_to_dict(c).items())
     write_report({name: results / name for name in datasets}, work / "report.md", figure, settings)

@@ -75,3 +75,37 @@ def test_bad_camus_dir_is_one_line_error(tmp_path):
     result = run_pipeline(["--camus-dir", str(tmp_path / "missing"), "--work-dir", str(tmp_path / "w")])
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "missing" in result.stderr
+
+
+def dry_run(argv, capsys) -> dict[str, str]:
+    """The stage lines a --dry-run prints, by stage name."""
+    from scripts.run_pipeline import main
+    main([*argv, "--dry-run"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "dry run: nothing was run or written"
+    return dict(line.split("] ", 1)[1].split(": ", 1) for line in lines[:-1])
+
+
+def test_paper_dry_run_shows_the_published_settings_and_writes_nothing(camus_dir, tmp_path,
+                                                                      capsys):
+    work = tmp_path / "paper"
+    stages = dry_run(["--preset", "paper", "--camus-dir", str(camus_dir), "--work-dir", str(work)],
+                     capsys)
+    assert not work.exists()
+    assert len(stages) == 24  # 2 x (train, sample) + 6 data sets x (data, train, test) + 2
+    assert "--size 256" in stages["extract"] and "--num-augment 5" in stages["labels"]
+    train = stages["sdm_train_2CH"].split()
+    assert train[1:3] == ["-n", "8"] and train[0].endswith("mpiexec")
+    assert "--views 2CH_ED --image-size 256 --max-steps 50000" in stages["sdm_train_2CH"]
+    assert "--batch-size 12" in stages["sdm_train_4CH"]
+    assert "--sampler ddpm --steps 0" in stages["sample_4CH"]  # all 1000 steps
+    assert "--preset paper" in stages["segmentation_train_real_all_views"]
+    torchrun = dry_run(["--preset", "paper", "--camus-dir", str(camus_dir), "--work-dir", str(work),
+                        "--launcher", "torchrun", "--gpus", "4"], capsys)["sample_2CH"]
+    assert " --standalone --nproc_per_node 4 -m semantic_diffusion_model.sample" in torchrun
+
+
+def test_dry_run_of_a_finished_pipeline_skips_every_stage(pipeline_run, capsys):
+    work, _ = pipeline_run
+    stages = dry_run([*TINY, "--work-dir", str(work)], capsys)
+    assert set(stages.values()) == {"done before, skipped"} and len(stages) == 11
