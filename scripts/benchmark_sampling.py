@@ -11,7 +11,6 @@ prints a table (optionally JSON). A benchmark, not a test: run it on the machine
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from semantic_diffusion_model.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from semantic_diffusion_model.precision import autocast_dtype
 from semantic_diffusion_model.unet import SPADEUNet
+from scripts.benchmark_timing import median_seconds
 
 
 @dataclass
@@ -57,23 +57,6 @@ def build_model(config: Config, device: torch.device):
                                num_head_channels=config.num_head_channels, norm_groups=config.norm_groups,
                                spade_hidden=config.spade_hidden)
     return SPADEUNet(model_config).to(device).eval(), DiffusionConfig(), model_config
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_seconds(run, repeats: int, device: torch.device) -> float:
-    """Median wall time of ``run(repeat)`` over ``repeats`` calls, synchronising the GPU."""
-    times = []
-    for repeat in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        run(repeat)
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def benchmark(config: Config) -> list[dict]:

@@ -20,28 +20,19 @@ from dataclasses import dataclass, field
 import torch
 
 from data_preparation.cli import parse_config, run_program
-from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, TrainConfig
+from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepConfig, TrainConfig
 from semantic_diffusion_model.data import PairData
 from semantic_diffusion_model.distributed import DistContext
 from semantic_diffusion_model.logger import ProgressLog
 from semantic_diffusion_model.train import Trainer
+from scripts.benchmark_timing import synchronize
 
 
 @dataclass
-class BenchmarkConfig(DiffusionConfig, ModelConfig):
-    batch_size: int = field(default=12, metadata={"help": "images per step"})
-    microbatch: int = field(default=0, metadata={"help": "micro-batch size (0 = whole batch)"})
-    precision: str = field(default="auto", metadata={"help": "as in training", "choices": ("auto", "bf16", "fp16", "fp32")})
-    compile: bool = field(default=False, metadata={"help": "torch.compile the network"})
-    channels_last: bool = field(default=False, metadata={"help": "channels-last memory format"})
+class BenchmarkConfig(StepConfig, DiffusionConfig, ModelConfig):
     warmup: int = field(default=3, metadata={"help": "untimed steps first (compilation, cuDNN autotuning)"})
     steps: int = field(default=10, metadata={"help": "timed steps"})
     json_out: str = field(default="", metadata={"help": "also write the numbers to this JSON file"})
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def benchmark(config: BenchmarkConfig) -> dict:

@@ -70,15 +70,24 @@ class DiffusionConfig:
 
 
 @dataclass
-class TrainConfig(DiffusionConfig, ModelConfig):
+class StepConfig:
+    """How one training step is computed (shared by training and its benchmark)."""
+
+    batch_size: int = field(default=12, metadata={"help": "images per step on each process (GPU)"})
+    microbatch: int = field(default=0, metadata={"help": "split each batch into micro-batches of this size for gradient accumulation (0 = no split)"})
+    precision: str = field(default="auto", metadata={"help": "compute precision: auto = bf16 autocast on GPUs that support it, else fp32; fp16 uses loss scaling", "choices": ("auto", "bf16", "fp16", "fp32")})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the network"})
+    channels_last: bool = field(default=False, metadata={"help": "channels-last memory format (faster convolutions on GPU)"})
+
+
+@dataclass
+class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
     """Every option of the training program (model and diffusion options included)."""
 
     data_dir: str = field(default="", metadata={"help": "step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images; local path or gs:// / az:// URL", "required": True})
     out_dir: str = field(default="", metadata={"help": "folder for checkpoints, progress.csv, config.json and TensorBoard events; local path or gs:// / az:// URL", "required": True})
     views: tuple[str, ...] = field(default=("2CH_ED",), metadata={"help": "views whose real pairs are trained on together (the paper: ED frames of one chamber)", "choices": VIEWS})
     split: str = field(default="training", metadata={"help": "split of the step-2 folder to train on", "choices": ("training", "validation", "testing")})
-    batch_size: int = field(default=12, metadata={"help": "images per step on each process (GPU)"})
-    microbatch: int = field(default=0, metadata={"help": "split each batch into micro-batches of this size for gradient accumulation (0 = no split)"})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate (annealed linearly to 0 over --lr-anneal-steps)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     lr_anneal_steps: int = field(default=50000, metadata={"help": "steps over which the learning rate falls linearly to 0"})
@@ -86,9 +95,6 @@ class TrainConfig(DiffusionConfig, ModelConfig):
     ema_rate: float = field(default=0.9999, metadata={"help": "exponential moving average rate of the weights used for sampling"})
     random_flip: bool = field(default=True, metadata={"help": "random horizontal flip of image and map"})
     label_dropout: float = field(default=0.0, metadata={"help": "probability of replacing a map by the null (all-zero) map, so the model can be sampled with classifier-free guidance"})
-    precision: str = field(default="auto", metadata={"help": "compute precision: auto = bf16 autocast on GPUs that support it, else fp32; fp16 uses loss scaling", "choices": ("auto", "bf16", "fp16", "fp32")})
-    compile: bool = field(default=False, metadata={"help": "torch.compile the network"})
-    channels_last: bool = field(default=False, metadata={"help": "channels-last memory format (faster convolutions on GPU)"})
     save_interval: int = field(default=5000, metadata={"help": "write a checkpoint every this many steps (and always at the end)"})
     keep_checkpoints: int = field(default=3, metadata={"help": "keep only the newest k checkpoints (0 = keep all)"})
     log_interval: int = field(default=100, metadata={"help": "steps between rows of progress.csv"})

@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -150,3 +150,11 @@ def stop_all_on_error(context: DistContext) -> Iterator[None]:
             time.sleep(0.5)  # let mpiexec forward the message before it kills the job
             MPI.COMM_WORLD.Abort(code)
         os._exit(code)
+
+
+def run_distributed(body: Callable[[Any, DistContext], None], config: Any) -> None:
+    """Run ``body(config, context)`` as one rank of the job; any failure ends every rank."""
+    context = init_distributed(config.dist_host)
+    with stop_all_on_error(context):
+        body(config, context)
+    shutdown()

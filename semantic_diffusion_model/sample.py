@@ -41,8 +41,7 @@ from data_preparation.labels import SPLITS, VIEWS
 from .checkpoint import load_checkpoint, load_model
 from .data import one_hot, read_image, read_map
 from .diffusion import get_named_beta_schedule
-from .distributed import (DistContext, all_reduce_sum, barrier, init_distributed, shutdown,
-                          stop_all_on_error)
+from .distributed import DistContext, all_reduce_sum, barrier, run_distributed
 from .guidance import LabelConditionedDenoiser, effective_guidance_scale
 from .sample_outputs import (is_done, remove_temporaries, to_uint8, write_contact_sheet,
                              write_outputs)
@@ -237,15 +236,8 @@ def finish(config, out_dir, maps, todo, per_rank, totals, seconds, sampler, scal
           file=sys.stderr)
 
 
-def run(config: Config) -> None:
-    ctx = init_distributed(config.dist_host)
-    with stop_all_on_error(ctx):
-        sample(config, ctx)
-    shutdown()
-
-
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(Config, argv, __doc__)))
+    run_program(lambda: run_distributed(sample, parse_config(Config, argv, __doc__)))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from .checkpoint import (checkpoint_name, configs_of, latest_checkpoint, load_ch
 from .config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
 from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
 from .diffusion import create_diffusion
-from .distributed import DistContext, all_reduce_sum, barrier, init_distributed, shutdown, stop_all_on_error
+from .distributed import DistContext, all_reduce_sum, barrier, run_distributed
 from .ema import EMA
 from .precision import autocast_dtype
 from .logger import ProgressLog
@@ -244,15 +244,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
         print(f"finished {total} steps; checkpoints in {config.out_dir}")
 
 
-def run(config: TrainConfig) -> None:
-    ctx = init_distributed(config.dist_host)
-    with stop_all_on_error(ctx):
-        train(config, ctx)
-    shutdown()
-
-
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(TrainConfig, argv, __doc__)))
+    run_program(lambda: run_distributed(train, parse_config(TrainConfig, argv, __doc__)))
 
 
 if __name__ == "__main__":
