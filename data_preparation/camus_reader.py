@@ -14,6 +14,7 @@ Two layouts exist and are told apart by their folders:
 """
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from .labels import CAMUS_CLASSES, SPLITS, VIEWS
 
 PATIENT_RE = re.compile(r"^patient(\d{4})$")
 VALIDATION_PATIENTS_2019 = range(1, 51)  # training patients 1-50 become validation
+MET_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4,
+             "MET_UINT": 4, "MET_LONG": 4, "MET_ULONG": 4, "MET_LONG_LONG": 8,
+             "MET_ULONG_LONG": 8, "MET_FLOAT": 4, "MET_DOUBLE": 8}  # MetaImage element sizes
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,46 @@ class NiftiRelease:
         return row * to_mm, col * to_mm
 
 
+def _mhd_header(path: Path) -> dict[str, str]:
+    """The ``key = value`` fields of a MetaImage header, up to ElementDataFile (its last one)."""
+    fields = {}
+    for line in path.read_text(encoding="latin-1").splitlines():
+        key, equals, value = line.partition("=")
+        if equals:
+            fields[key.strip()] = value.strip()
+        if key.strip() == "ElementDataFile":
+            break
+    return fields
+
+
+def _promised_bytes(header: dict[str, str]) -> int | None:
+    """The data file size a MetaImage header promises, or None where it cannot tell."""
+    try:
+        if header.get("CompressedData", "").lower() == "true":
+            return int(header["CompressedDataSize"])
+        elements = math.prod(int(n) for n in header["DimSize"].split())
+        channels = int(header.get("ElementNumberOfChannels", "1"))
+        skipped = max(int(header.get("HeaderSize", "0")), 0)  # -1: the data ends the file
+        return elements * channels * MET_BYTES[header["ElementType"]] + skipped
+    except (KeyError, ValueError):
+        return None
+
+
+def _check_data_file(path: Path) -> None:
+    """Check the .raw of a .mhd exists and is as long as the header says. SimpleITK would print
+    its own messages from C++ and then blame the wrong thing ("No such file or directory")."""
+    header = _mhd_header(path)
+    name = header.get("ElementDataFile", "LOCAL")
+    if name in ("LOCAL", "LIST") or "%" in name:  # data inside the header file, or in several
+        return
+    raw = path.parent / name
+    if not raw.is_file():
+        raise UserError(f"{raw}: file not found (the data of {path})")
+    promised, size = _promised_bytes(header), raw.stat().st_size
+    if promised is not None and size < promised:
+        raise UserError(f"{raw}: has {size} bytes, header {path} promises {promised}")
+
+
 class MhdRelease:
     """The 2019 CAMUS release (training/ and testing/ folders of .mhd/.raw files)."""
 
@@ -202,6 +246,7 @@ class MhdRelease:
     def _load(path: Path):
         import SimpleITK as sitk
 
+        _check_data_file(path)
         try:
             volume = sitk.ReadImage(str(path))
             return volume, sitk.GetArrayFromImage(volume)

@@ -8,7 +8,8 @@ and writes, for every selected view and patient,
 
 resized to SIZE x SIZE (images by area/linear interpolation, labels nearest neighbour), plus
 OUT/extract_config.json (this run's configuration) and OUT/spacing.json (stem -> [row_mm, col_mm]
-after resizing, for the frames whose file gives a pixel spacing). On bad input nothing is written.
+after resizing, for the frames whose file gives a pixel spacing). Every frame is read and checked
+before anything is written: on bad input not even OUT is created.
 
 Example:
     python -m data_preparation.extract_camus --camus-dir ../shared/camus_224 --out-dir /tmp/extract
@@ -62,11 +63,19 @@ def _merge_spacing(out_dir: Path, spacing: dict[str, list[float]]) -> None:
         tmp.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n")
 
 
+def check_frames(release, frames) -> None:
+    """Read every frame once, so that bad input is found before anything is created. The bar
+    shows only on a terminal (where it is erased), so a failure prints nothing but its error."""
+    for frame in tqdm(frames, desc="check inputs", unit="frame", leave=False, disable=None):
+        release.read(frame)
+
+
 def extract(config: Config) -> dict[str, int]:
     if config.size < 8:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
     release = open_camus(config.camus_dir)
     frames = select_frames(release, config.views, config.patients)
+    check_frames(release, frames)
     out_dir = check_writable(config.out_dir)
     spacing: dict[str, list[float]] = {}
     counts: Counter = Counter()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import uuid
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +18,7 @@ import cv2
 import numpy as np
 
 PNG_SUFFIX = ".png"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @contextlib.contextmanager
@@ -62,6 +65,23 @@ def write_png(path: str | Path, array: np.ndarray) -> None:
         raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
 
 
+def _png_is_whole(data: bytes) -> bool:
+    """Whether every chunk after the signature is complete with a correct checksum, up to IEND."""
+    view, pos = memoryview(data), len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):  # a chunk: length, type, data, CRC of type + data
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            return False
+        (crc,) = struct.unpack_from(">I", data, end - 4)
+        if zlib.crc32(view[pos + 4:end - 4]) != crc:
+            return False
+        if kind == b"IEND":
+            return True
+        pos = end
+    return False
+
+
 def read_png(path: str | Path, color: bool = False) -> np.ndarray:
     """Read a PNG as uint8 (grey H x W, or RGB H x W x 3 with ``color``); UserError if unreadable."""
     from .cli import UserError
@@ -69,9 +89,14 @@ def read_png(path: str | Path, color: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    data = np.fromfile(path, dtype=np.uint8)
+    data = path.read_bytes()
+    # checked before decoding: OpenCV prints its own warnings about a broken PNG to stderr
+    if not data.startswith(PNG_SIGNATURE):
+        raise UserError(f"{path}: not a readable image (not a PNG)")
+    if not _png_is_whole(data):
+        raise UserError(f"{path}: truncated or corrupt PNG")
     flag = cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(data, flag) if data.size else None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if image is None:
         raise UserError(f"{path}: not a readable image")
     if color:

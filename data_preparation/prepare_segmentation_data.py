@@ -12,8 +12,9 @@ testing split (step 1) is copied alongside, so the result is
     OUT/<dataset>/{images,annotations}/{training,validation,testing}/<name>.png
 
 Several --views are merged into one dataset (default name: the view, or all_views; real_...
-for --source real). All inputs are checked before the dataset appears; it replaces an older one
-of the same name as a whole. OUT/<dataset>/dataset_config.json records how it was made.
+for --source real). All inputs are read and checked before anything is created (on bad input not
+even OUT); the dataset replaces an older one of the same name as a whole.
+OUT/<dataset>/dataset_config.json records how it was made.
 
 Examples:
     python -m data_preparation.prepare_segmentation_data --samples-dir /tmp/samples \\
@@ -169,22 +170,31 @@ def copy_test_spacing(extract_dir: Path, dataset: Path, pairs: list[Pair], size:
             tmp.write_text(json.dumps(known, indent=1))
 
 
+def check_pairs(pairs: list[Pair], size: int | None) -> None:
+    """Read every pair once (values, sizes, one size for all), so that bad input is found before
+    anything is created. The bar shows only on a terminal (where it is erased), so a failure
+    prints nothing but its error."""
+    shapes: dict[tuple[int, int], Path] = {}
+    for pair in tqdm(pairs, desc="check inputs", unit="pair", leave=False, disable=None):
+        image, _ = load_pair(pair, size)
+        shapes.setdefault(image.shape, pair.image_path)
+        if len(shapes) > 1:
+            sizes = ", ".join(f"{s} ({p})" for s, p in shapes.items())
+            raise UserError(f"{pair.image_path}: image sizes differ within the dataset: "
+                            f"{sizes}; choose one with --size")
+
+
 def prepare_segmentation_data(config: Config) -> Path:
     if config.size is not None and config.size < 8:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
     name = dataset_name(config)
     pairs = collect_pairs(config)
+    check_pairs(pairs, config.size)
     out_root = check_writable(config.out_dir)
     counts: Counter = Counter()
-    shapes: dict[tuple[int, int], Path] = {}
     with staged_folder(out_root / name) as staging:
         for pair in tqdm(pairs, desc=f"dataset {name}", unit="pair"):
             image, labels = load_pair(pair, config.size)
-            shapes.setdefault(image.shape, pair.image_path)
-            if len(shapes) > 1:
-                sizes = ", ".join(f"{s} ({p})" for s, p in shapes.items())
-                raise UserError(f"{pair.image_path}: image sizes differ within the dataset: "
-                                f"{sizes}; choose one with --size")
             write_png(staging / "images" / pair.split / f"{pair.name}.png", image)
             write_png(staging / "annotations" / pair.split / f"{pair.name}.png", labels)
             counts[pair.split] += 1

@@ -107,9 +107,10 @@ class TrainConfig:
     scale_range: tuple[float, ...] = field(default=(0.8, 1.2), metadata={
         "help": "range of the random zoom factor"})
     max_minutes: Optional[float] = field(default=None, metadata={
-        "help": "time budget for the whole run (resumes included): training stops before an epoch "
-                "that would exceed it, and the cosine schedule follows the budget when it is the "
-                "tighter limit"})
+        "help": "safety stop for the whole run (resumes included): training stops before an epoch "
+                "that would exceed it, and the log, last.pt and the test report mark the run "
+                "'stopped by --max-minutes after N of M epochs'. The learning-rate schedule "
+                "always follows --epochs, never time, so results do not depend on machine load"})
     resume: bool = field(default=False, metadata={
         "help": "continue the run saved in --out-dir/last.pt, or start it if there is none yet "
                 "(same settings; --epochs and --max-minutes may be raised)"})

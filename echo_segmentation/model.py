@@ -5,7 +5,8 @@ A checkpoint is a plain dict loaded with ``torch.load(weights_only=True)``:
     config          the effective TrainConfig as a dict
     normalisation   {"mean": m, "std": s} of the training images (intensities in 0..1)
     model           network weights (without torch.compile's "_orig_mod." prefix)
-    epoch, elapsed_s, best_dice, best_epoch, optimizer   (training state, for --resume)
+    epoch, elapsed_s, best_dice, best_epoch, optimizer, history   (training state, for --resume)
+    stopped_by      None, or the safety limit that ended training early ("--max-minutes 20")
 """
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ def build_network(config: TrainConfig) -> torch.nn.Module:
     return UNet(spatial_dims=2, in_channels=1, out_channels=CAMUS_CLASSES,
                 channels=config.channels, strides=config.strides,
                 num_res_units=config.num_res_units, act=act, norm=config.norm)
+
+
+def stop_note(epochs_trained: int, epochs: int, stopped_by: str | None) -> str | None:
+    """'stopped by --max-minutes 20 after 12 of 40 epochs', or None for a complete run."""
+    if epochs_trained >= epochs:
+        return None
+    return (f"stopped by {stopped_by or 'a kill (unfinished run)'} after {epochs_trained} of "
+            f"{epochs} epochs")
 
 
 def plain_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

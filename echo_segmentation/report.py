@@ -40,6 +40,8 @@ def render_report(summary: dict) -> str:
         f"{train['checkpoint_epoch']} of a run of {train['epochs_trained']} epochs, "
         f"{train['elapsed_minutes']} min; mean validation Dice {train['best_validation_dice']:.4f}; "
         f"trained on `{train['data_dir']}`)",
+        *([f"- **training {train['stopped_early']}**: not comparable with complete runs"]
+          if train.get("stopped_early") else []),
         f"- test data: `{summary['data_dir']}`, split `{summary['split']}`: "
         f"{groups['all']['num_images']} images of {groups['all']['num_patients']} patients",
         f"- distances in {units}; 95 % confidence intervals from {summary['bootstrap_resamples']} "

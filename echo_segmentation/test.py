@@ -33,7 +33,7 @@ from .data import list_pairs, read_pair, read_spacing
 from .figures import case_grid, dice_boxplot
 from .inference import pick_device, predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
-from .model import load_model, read_checkpoint
+from .model import load_model, read_checkpoint, stop_note
 from .report import render_report
 from .statistics import COLUMNS, summarise
 
@@ -82,14 +82,17 @@ def spacing_for(stems: list[str], data_dir: str) -> dict[str, list[float]] | Non
 
 
 def training_length(path: str, checkpoint: dict) -> dict:
-    """Epochs and minutes of the whole run: from last.pt beside the checkpoint when present."""
+    """Epochs of the whole run (from last.pt beside the checkpoint when present), its planned
+    epochs, and a note when a safety limit or a kill ended it early."""
     last = Path(path).with_name("last.pt")
     if last.is_file() and last.resolve() != Path(path).resolve():
         try:
             checkpoint = read_checkpoint(last)
         except UserError:
             pass
-    return {"epochs_trained": checkpoint["epoch"],
+    epochs = checkpoint["config"]["epochs"]
+    return {"epochs_trained": checkpoint["epoch"], "epochs_planned": epochs,
+            "stopped_early": stop_note(checkpoint["epoch"], epochs, checkpoint.get("stopped_by")),
             "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2)}
 
 
@@ -108,6 +111,10 @@ def nan_to_none(value):
 
 
 def run(config: TestConfig) -> None:
+    if config.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {config.batch_size}")
+    if config.bootstrap < 0:
+        raise UserError(f"--bootstrap must be 0 (no intervals) or more, got {config.bootstrap}")
     device = pick_device(config.device)
     network, train_config, checkpoint = load_model(config.checkpoint, device)
     pairs = list_pairs(config.data_dir, config.split, config.views)

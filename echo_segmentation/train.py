@@ -30,7 +30,7 @@ from .config import RESUMABLE_CHANGES, TrainConfig, resolve_preset
 from .data import list_pairs, load_resized
 from .inference import autocast, pick_device, predict_batch
 from .metrics import STRUCTURES, dice_scores
-from .model import build_network, read_checkpoint, save_checkpoint
+from .model import build_network, read_checkpoint, save_checkpoint, stop_note
 from .transforms import intensity_statistics, normalise, training_transform
 
 LOG_FIELDS = (["epoch", "lr", "train_loss"] + [f"val_dice_{s}" for s in STRUCTURES]
@@ -67,6 +67,12 @@ def resumed_state(config: TrainConfig, last: Path) -> dict | None:
             raise UserError(f"{last}: saved run has {name}={saved[name]!r}, this command "
                             f"{value!r}; resume with the same settings or use another --out-dir")
     return checkpoint
+
+
+def checkpoint_content(config: TrainConfig, normalisation: dict, network, optimizer,
+                       state: dict) -> dict:
+    return dict(config=config_to_dict(config), normalisation=normalisation,
+                model=network.state_dict(), optimizer=optimizer.state_dict(), **state)
 
 
 def validate(network, inputs: torch.Tensor, labels: np.ndarray, device, amp: bool) -> np.ndarray:
@@ -132,11 +138,12 @@ def run(config: TrainConfig) -> None:
     torch.manual_seed(config.seed)
     network = build_network(config).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    state = {"epoch": 0, "elapsed_s": 0.0, "best_dice": -1.0, "best_epoch": 0, "history": []}
+    state = {"epoch": 0, "elapsed_s": 0.0, "best_dice": -1.0, "best_epoch": 0, "history": [],
+             "stopped_by": None}
     if checkpoint:
         network.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        state = {k: checkpoint[k] for k in state}
+        state = {k: checkpoint.get(k) for k in state}
         print(f"resuming after epoch {state['epoch']} ({state['elapsed_s'] / 60:.1f} min so far)")
     model = torch.compile(network) if config.compile else network
     save_config(config, out / "config.json", extra={
@@ -150,13 +157,19 @@ def run(config: TrainConfig) -> None:
     writer = tensorboard_writer(out, state["epoch"])
     budget_s = config.max_minutes * 60 if config.max_minutes else math.inf
     last_epoch_s = state["history"][-1]["epoch_s"] if state["history"] else 0.0
+    state["stopped_by"] = None  # a resumed run may have been stopped by an earlier, lower budget
     for epoch in range(state["epoch"], config.epochs):
         if state["elapsed_s"] + last_epoch_s > budget_s:
-            print(f"time budget of {config.max_minutes} min reached after epoch {epoch}")
+            # a safety stop only: the schedule below never depends on time, so the epochs that
+            # did run are exactly those of a run without a budget
+            state["stopped_by"] = f"--max-minutes {config.max_minutes:g}"
+            print(f"time budget of {config.max_minutes} min reached after epoch {epoch}: "
+                  f"{stop_note(epoch, config.epochs, state['stopped_by'])}")
+            save_checkpoint(last, **checkpoint_content(config, normalisation, network, optimizer,
+                                                       state))
             break
         started = time.monotonic()
-        # the schedule follows whichever limit (epochs or time budget) is tighter
-        lr = cosine_lr(config, max(epoch / config.epochs, state["elapsed_s"] / budget_s))
+        lr = cosine_lr(config, epoch / config.epochs)  # epochs only: never elapsed time
         for group in optimizer.param_groups:
             group["lr"] = lr
         # seeding per epoch makes a resumed run repeat exactly what an uninterrupted one does
@@ -176,8 +189,7 @@ def run(config: TrainConfig) -> None:
                "epoch_s": round(last_epoch_s, 2), "elapsed_s": round(state["elapsed_s"], 2),
                "best": int(improved), **{f"val_dice_{s}": float(d) for s, d in zip(STRUCTURES, dice)}}
         state["history"] = state["history"] + [row]
-        content = dict(config=config_to_dict(config), normalisation=normalisation,
-                       model=network.state_dict(), optimizer=optimizer.state_dict(), **state)
+        content = checkpoint_content(config, normalisation, network, optimizer, state)
         if improved:
             save_checkpoint(best, **content)
         save_checkpoint(last, **content)
@@ -191,6 +203,9 @@ def run(config: TrainConfig) -> None:
               + (" *best*" if improved else "") + f", {last_epoch_s:.0f} s")
     if writer:
         writer.close()
+    if state["stopped_by"]:
+        print(f"warning: {stop_note(state['epoch'], config.epochs, state['stopped_by'])}: this "
+              f"run is not comparable with runs of {config.epochs} epochs")
     print(f"done: {state['epoch']} epochs in {state['elapsed_s'] / 60:.1f} min; best mean "
           f"validation Dice {state['best_dice']:.4f} at epoch {state['best_epoch']} -> {best}")
 

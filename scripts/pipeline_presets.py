@@ -2,6 +2,8 @@
 
 A preset fills each option of ``PipelineConfig`` that the user did not give. ``None`` inside a preset
 means "the stage program's own default" (the published setting), so the option is not passed on.
+Training length is always epochs or steps, never wall-clock time, so the same preset gives the same
+numbers on a busy machine as on a quiet one (``seg_max_minutes`` is a user's safety stop only).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ PRESETS: dict[str, dict] = {
         sdm_attention_resolutions=(16,), sdm_num_head_channels=32, sdm_spade_hidden=32, sdm_batch_size=8,
         sdm_steps=200, sdm_lr=1e-3, sdm_ema_rate=0.95,
         sampler="ddpm", sample_steps=20, sample_batch_size=32,
-        seg_preset="default", seg_image_size=64, seg_epochs=40, seg_max_minutes=1.5,
+        seg_preset="default", seg_image_size=64, seg_epochs=40, seg_max_minutes=None,
     ),
     # One GPU, an afternoon: 128 px, a quarter-size SDM, a 20-step solver for sampling.
     "fast": dict(

@@ -8,6 +8,7 @@ all real test frames). Columns: Dice (%) for LV endo, LV epi, LA and their mean,
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -47,22 +48,47 @@ def _published(key: str) -> str:
     return " | ".join(f"{m:.1f} ± {s:.1f}" for m, s in values) if values else "– | – | – | –"
 
 
+def training_of(folder: Path) -> dict:
+    """The training facts a test result records (epochs trained and planned, early stop)."""
+    return json.loads((folder / "summary.json").read_text())["training"]
+
+
+def schedule_notes(trainings: dict[str, dict]) -> list[str]:
+    """Lines that warn when rows were not trained with the same schedule, or were cut short."""
+    notes = [f"- **{key}: training {t['stopped_early']}**; this row is not comparable with the "
+             f"others." for key, t in trainings.items() if t.get("stopped_early")]
+    schedules = {(t["preset"], t.get("epochs_planned")) for t in trainings.values()}
+    if len(schedules) > 1:
+        notes.append("- **The rows were trained with different schedules** "
+                     f"({', '.join(f'{p}: {e} epochs' for p, e in sorted(schedules))}).")
+    return notes
+
+
 def write_report(results: dict[str, Path], out: Path, figure: Path | None, settings: str) -> str:
     """``results`` maps a row name (view, all_views, real_all_views) to a test result folder."""
     label = {"all_views": "All synthetic frames", "real_all_views": "All real frames"}
+    trainings = {key: training_of(folder) for key, folder in results.items()}
     lines = ["# Synthetic-trained vs real-trained segmentation (Table 1 of Stojanovski et al. 2023)",
              "", "Dice (%) on the real test split: mean ± std [95 % bootstrap CI over patients].", "",
-             "| trained on | images (patients) | " + " | ".join(HEADER) + " | paper: "
+             "| trained on | images (patients) | epochs | " + " | ".join(HEADER) + " | paper: "
              + " | paper: ".join(HEADER) + " |",
-             "|---" * (2 + 2 * len(HEADER)) + "|"]
+             "|---" * (3 + 2 * len(HEADER)) + "|"]
     for key, folder in results.items():
         stats = row_statistics(folder / "metrics.csv")
         name = label.get(key, f"SDM {key}")
-        lines.append(f"| {name} | {stats[0]['images']} ({stats[0]['patients']}) | "
+        t = trainings[key]
+        epochs = (f"{t['epochs_trained']} of {t['epochs_planned']} (stopped early)"
+                  if t.get("stopped_early") else str(t["epochs_trained"]))
+        lines.append(f"| {name} | {stats[0]['images']} ({stats[0]['patients']}) | {epochs} | "
                      + " | ".join(_cell(s) for s in stats) + f" | {_published(key)} |")
-    lines.append(f"| CycleGAN, all frames (paper) | – | – | – | – | – | {_published('cyclegan')} |")
+    lines.append(f"| CycleGAN, all frames (paper) | – | – | – | – | – | – | "
+                 f"{_published('cyclegan')} |")
     lines += ["", "Per-view rows are tested on that view's real test frames, the all-frames rows on "
-              "every selected view.", ""]
+              "every selected view. Every row's network is trained for a fixed number of epochs "
+              "(never a time limit), so the table does not depend on machine load.", ""]
+    notes = schedule_notes(trainings)
+    if notes:
+        lines += notes + [""]
     if figure is not None:
         lines += [f"![real vs synthetic]({figure.name})", "",
                   "Each row: real image | synthetic image from the same label map | label overlay "

@@ -114,7 +114,8 @@ class PipelineConfig:
         "help": "segmentation input size (empty: the segmentation preset's)"})
     seg_epochs: Optional[int] = field(default=None, metadata={"help": "segmentation epochs"})
     seg_max_minutes: Optional[float] = field(default=None, metadata={
-        "help": "time budget of each segmentation training (minutes)"})
+        "help": "safety stop of each segmentation training (minutes; no preset sets one): a "
+                "network it stops early is marked in the report as not comparable"})
 
 
 def resolve(config: PipelineConfig) -> PipelineConfig:

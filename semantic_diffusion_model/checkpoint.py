@@ -42,19 +42,16 @@ def latest_checkpoint(folder: str) -> str | None:
 
 
 def save_checkpoint(path: str, state: dict) -> None:
-    """Write atomically: a temporary name renamed into place (local) or a completed upload (URL)."""
+    """Write atomically (see storage.open_atomic); a full disk is a UserError and leaves nothing."""
     state = {"format": FORMAT, "version": VERSION, **state}
     try:
-        if storage.is_url(path):
-            import blobfile as bf
-            with bf.BlobFile(path, "wb") as f:
-                torch.save(state, f)
-        else:
-            from data_preparation.files import atomic_path
-            with atomic_path(path) as tmp:
-                torch.save(state, tmp)
-    except OSError as error:
-        raise UserError(f"{path}: cannot write checkpoint ({error.strerror or error})") from None
+        with storage.open_atomic(path) as f:
+            torch.save(state, f)  # to a Python file, so a failed write's OSError stays visible
+    except (OSError, RuntimeError) as error:
+        user_error = storage.write_error(path, error)
+        if user_error is None:
+            raise
+        raise user_error from None
 
 
 def prune_checkpoints(folder: str, keep: int) -> None:

@@ -4,7 +4,8 @@ Training pairs:  LABELS/<VIEW>/sector_annotations/<split>/<stem>.png  (values 0.
                  LABELS/<VIEW>/images/<split>/<stem>.png              (uint8 grey)
 Sampling maps:   any folder of map PNGs, e.g. LABELS/<VIEW>_augmented/sector_annotations/<split>/
 
-Files of another size than the model's are resized (nearest for maps, area for images). The
+Files of another size than the model's are resized (data_preparation.resize: pixel-centre nearest
+for maps, area or linear for images); PNGs are decoded by data_preparation.files. The
 training set (at most a few thousand frames) is decoded once and kept in memory; each step's batch
 is a deterministic function of (seed, step, rank), so resuming needs no data-loader state.
 """
@@ -14,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,38 +22,22 @@ from tqdm import tqdm
 
 from data_preparation.cli import UserError
 from data_preparation.files import read_label_png, read_png
+from data_preparation.resize import resize_image, resize_labels
 from . import storage
-
-
-def _read_grey(path: str) -> np.ndarray:
-    if not storage.is_url(path):
-        return read_png(path)
-    image = cv2.imdecode(np.frombuffer(storage.read_bytes(path), np.uint8), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise UserError(f"{path}: not a readable image")
-    return image
 
 
 def read_map(path: str, num_classes: int, size: int | None = None) -> np.ndarray:
     """A label map (H, W) uint8 with every value checked, resized (nearest) to size x size."""
-    if storage.is_url(path):
-        labels = _read_grey(path)
-        bad = np.unique(labels[labels >= num_classes])
-        if bad.size:
-            raise UserError(f"{path}: label values {bad.tolist()} outside 0..{num_classes - 1}")
-    else:
-        labels = read_label_png(path, num_classes)
-    if size and labels.shape != (size, size):
-        labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
-    return labels
+    with storage.local_copy(path) as local:
+        labels = read_label_png(local, num_classes)
+    return resize_labels(labels, size) if size else labels
 
 
 def read_image(path: str, size: int | None = None) -> np.ndarray:
-    """A grey image (H, W) uint8, resized (area) to size x size."""
-    image = _read_grey(path)
-    if size and image.shape != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    return image
+    """A grey image (H, W) uint8, resized (area, or linear when enlarging) to size x size."""
+    with storage.local_copy(path) as local:
+        image = read_png(local)
+    return resize_image(image, size) if size else image
 
 
 def list_maps(folder: str) -> list[str]:
@@ -89,10 +73,7 @@ def _read_pair(pair: tuple[str, str], num_classes: int, size: int) -> tuple[np.n
     if labels.shape != image.shape:
         raise UserError(f"{image_path}: image size {image.shape[1]}x{image.shape[0]} differs from "
                         f"its map {map_path} ({labels.shape[1]}x{labels.shape[0]})")
-    if labels.shape != (size, size):
-        labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    return labels, image
+    return resize_labels(labels, size), resize_image(image, size)
 
 
 @dataclass

@@ -6,7 +6,11 @@ per view, contact_sheet.png, summary.json and sample_config.json. Runs as one pr
 `mpiexec -n N` or `torchrun --nproc_per_node N` (the maps are split across the processes, each
 generated exactly once). Each map's noise comes from (--seed, map name), so its image does not
 depend on the batch size, the number of processes or restarts. Re-running the same command skips
-finished maps: a killed job resumes where it stopped.
+finished maps: a killed job resumes where it stopped. Independent jobs may share one --out-dir
+(started at once, on one or several machines): each map is claimed by one job (a hidden claim file,
+semantic_diffusion_model.work_claims) and the others skip it; claims of killed jobs are taken over.
+A job that runs out of work while others still generate reports how many and exits 0; the last job
+to finish leaves the complete summary.json and contact sheet.
 
 Samplers (--sampler, NFE = network evaluations per image):
   ddpm          published ancestral DDPM with the learned variance, all T = 1000 steps by default
@@ -27,7 +31,9 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +47,15 @@ from data_preparation.labels import SPLITS, VIEWS
 from .checkpoint import load_checkpoint, load_model
 from .data import one_hot, read_image, read_map
 from .diffusion import get_named_beta_schedule
-from .distributed import DistContext, all_reduce_sum, barrier, run_distributed
+from .distributed import DistContext, all_reduce_sum, broadcast_object, run_distributed
 from .guidance import LabelConditionedDenoiser, effective_guidance_scale
-from .sample_outputs import (is_done, remove_temporaries, to_uint8, write_contact_sheet,
-                             write_outputs)
+from .sample_outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporaries, to_uint8,
+                             write_contact_sheet, write_outputs)
 from .samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from .samplers.dpm_solver import SPACINGS
 from .sampling_maps import MapItem, check_map, find_maps
 from .precision import autocast_dtype
+from .work_claims import Claims
 
 CONFIG_FILE = "sample_config.json"
 SUMMARY_FILE = "summary.json"
@@ -73,6 +80,7 @@ class Config:
     num_samples: int = field(default=0, metadata={"help": "sample only the first N maps of the sorted set (0 = all)"})
     use_ema: bool = field(default=True, metadata={"help": "use the EMA weights of the checkpoint (else the raw weights)"})
     contact_sheet_rows: int = field(default=8, metadata={"help": "maps shown in each view's contact_sheet.png (0 = none)"})
+    claim_timeout_minutes: float = field(default=30.0, metadata={"help": "jobs sharing --out-dir claim each map they generate (a hidden <VIEW>/.<name>.png.claim file, refreshed while they work); a claim of a dead process on this host is taken over at once, one from another host after this many minutes without refresh"})
     dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
 
 
@@ -83,6 +91,8 @@ def check_options(config: Config) -> None:
         raise UserError("--steps, --num-samples and --contact-sheet-rows must be >= 0")
     if config.guidance_scale < 0:
         raise UserError(f"--guidance-scale must be >= 0, got {config.guidance_scale}")
+    if config.claim_timeout_minutes <= 0:
+        raise UserError(f"--claim-timeout-minutes must be > 0, got {config.claim_timeout_minutes}")
 
 
 def view_dir(out_dir: Path, item: MapItem) -> Path:
@@ -115,7 +125,7 @@ def check_same_generation(folder: Path, generation: dict) -> None:
                         "choose another --out-dir")
 
 
-def sample_batch(batch: list[MapItem], model, sampler: Sampler, config: Config, scale: float,
+def sample_batch(batch: list[MapItem], *, model, sampler: Sampler, config: Config, scale: float,
                  amp_dtype, ctx: DistContext, size: int, num_classes: int, channels: int,
                  out_dir: Path) -> int:
     """Sample and write one batch; returns the images pushed through the network."""
@@ -130,6 +140,50 @@ def sample_batch(batch: list[MapItem], model, sampler: Sampler, config: Config, 
         real = read_image(str(item.real_image), size) if item.real_image else None
         write_outputs(view_dir(out_dir, item), item.name, image, label_map, real)
     return denoiser.images_evaluated
+
+
+def claim_chunk(chunk: list[MapItem], claims: Claims,
+                out_dir: Path) -> tuple[list[MapItem], list[MapItem]]:
+    """(the maps of ``chunk`` this job now holds, those another job is generating); finished maps
+    are in neither."""
+    held, busy = [], []
+    for item in chunk:
+        folder = view_dir(out_dir, item)
+        if is_done(folder, item.name):
+            continue
+        if not claims.claim(claim_path(folder, item.name)):
+            busy.append(item)
+        elif is_done(folder, item.name):  # finished by another job between the check and the claim
+            claims.release(claim_path(folder, item.name))
+        else:
+            remove_temporaries(folder, item.name)  # of a job killed while writing this map
+            held.append(item)
+    return held, busy
+
+
+def generate(mine: list[MapItem], claims: Claims, out_dir: Path, batch_size: int, run_batch,
+             bar) -> tuple[Counter, int]:
+    """Generate the maps of ``mine`` that no other job holds, batch by batch; returns (maps
+    generated per view, network images). Maps held by others are tried again while that helps:
+    their job may finish them or die."""
+    made, evaluated, pending = Counter(), 0, mine
+    while pending:
+        busy = []
+        for first in range(0, len(pending), batch_size):
+            # the batches of a single job, less the maps of others: the same images either way
+            chunk = pending[first:first + batch_size]
+            batch, others = claim_chunk(chunk, claims, out_dir)
+            busy += others
+            if batch:
+                evaluated += run_batch(batch)
+                for item in batch:
+                    claims.release(claim_path(view_dir(out_dir, item), item.name))
+                made.update(item.view for item in batch)
+            bar.update(len(chunk) - len(others))
+        if len(busy) == len(pending):  # nothing moved: the rest is other jobs' work
+            break
+        pending = busy
+    return made, evaluated
 
 
 def load_network_and_sampler(config: Config, ctx: DistContext):
@@ -169,11 +223,10 @@ def sample(config: Config, ctx: DistContext) -> None:
     folders = sorted({view_dir(out_dir, m) for m in maps})
     for folder in folders:
         check_same_generation(folder, generation)
-    todo = [m for m in maps if not is_done(view_dir(out_dir, m), m.name)]
-    if ctx.is_main:
-        for folder in folders:
-            remove_temporaries(folder)
-    barrier()  # every rank has listed what is done before anything new is written
+        folder.mkdir(parents=True, exist_ok=True)  # for the claims of every rank
+    # rank 0 lists what is done for all: other jobs may finish maps while ranks would look
+    done = [is_done(view_dir(out_dir, m), m.name) for m in maps] if ctx.is_main else None
+    todo = [m for m, d in zip(maps, broadcast_object(done)) if not d]
     if ctx.is_main:
         for folder in folders:
             save_config(config, folder / CONFIG_FILE, extra={"generation": generation})
@@ -183,57 +236,83 @@ def sample(config: Config, ctx: DistContext) -> None:
               file=sys.stderr)
 
     mine = todo[ctx.rank::ctx.world_size]  # rank r takes maps r, r + N, ...: each exactly once
+    claims = Claims(config.claim_timeout_minutes * 60)
+    run_batch = partial(sample_batch, model=model, sampler=sampler, config=config, scale=scale,
+                        amp_dtype=amp_dtype, ctx=ctx, size=size, num_classes=num_classes,
+                        channels=channels, out_dir=out_dir)
     start = time.perf_counter()
-    evaluated = 0
     bar = tqdm(total=len(mine), desc=f"sampling (rank 0 of {ctx.world_size})", unit="image",
                disable=not ctx.is_main)
-    for first in range(0, len(mine), config.batch_size):
-        batch = mine[first:first + config.batch_size]
-        evaluated += sample_batch(batch, model, sampler, config, scale, amp_dtype, ctx, size,
-                                  num_classes, channels, out_dir)
-        bar.update(len(batch))
+    with claims.heartbeat():
+        made, evaluated = generate(mine, claims, out_dir, config.batch_size, run_batch, bar)
     bar.close()
-    counts = torch.zeros(ctx.world_size + 1, dtype=torch.float64, device=ctx.device)
-    counts[ctx.rank], counts[-1] = len(mine), evaluated  # (maps of each rank, network images)
-    counts = all_reduce_sum(counts).cpu()
-    per_rank, totals = counts[:-1], counts[-1:]
+    views = sorted({m.view for m in maps})
+    counts = torch.zeros(ctx.world_size + 1 + len(views), dtype=torch.float64, device=ctx.device)
+    counts[ctx.rank], counts[ctx.world_size] = sum(made.values()), evaluated
+    counts[ctx.world_size + 1:] = torch.tensor([float(made[v]) for v in views], dtype=torch.float64)
+    counts = all_reduce_sum(counts).cpu()  # (maps of each rank, network images, maps of each view)
+    per_rank, network_images = counts[:ctx.world_size], int(counts[ctx.world_size])
+    per_view = dict(zip(views, (int(c) for c in counts[ctx.world_size + 1:])))
     seconds = time.perf_counter() - start
     if ctx.is_main:
-        finish(config, out_dir, maps, todo, per_rank, totals, seconds, sampler, scale, generation,
-               ctx)
+        finish(config, out_dir, maps, per_rank, per_view, network_images, seconds, sampler, scale,
+               generation, ctx, claims)
 
 
-def finish(config, out_dir, maps, todo, per_rank, totals, seconds, sampler, scale, generation, ctx):
-    """Per view folder: contact sheet and summary.json (rank 0, after every rank is done)."""
+def count_states(folder: Path, names: list[str], claims: Claims) -> tuple[int, int]:
+    """(done, being generated by other jobs) of the maps ``names`` of a view folder; the claims
+    of dead jobs are removed first."""
+    claims.remove_stale(folder, CLAIM_PATTERN)
+    done = busy = 0
+    for name in names:
+        claimed = claim_path(folder, name).exists()  # before is_done: its owner writes, then releases
+        finished = is_done(folder, name)
+        done += finished
+        busy += claimed and not finished
+    return done, busy
+
+
+def finish(config, out_dir, maps, per_rank, per_view, network_images, seconds, sampler, scale,
+           generation, ctx, claims):
+    """Per view folder: contact sheet and summary.json from what is on disk (rank 0, after every
+    rank is done). Each job sharing the folder rewrites them, one at a time: the last one's stand."""
     generated = int(per_rank.sum())
-    run = {"views": sorted({m.view for m in maps}), "maps": len(maps), "generated": generated,
-           "generated_per_rank": [int(v) for v in per_rank], "network_images": int(totals[0]),
+    run = {"views": sorted(per_view), "maps": len(maps), "generated": generated,
+           "generated_per_rank": [int(v) for v in per_rank], "network_images": network_images,
            "seconds": round(seconds, 3),
            "images_per_second": round(generated / seconds, 4) if generated else 0.0,
            "world_size": ctx.world_size, "device": str(ctx.device)}
-    missing = 0
+    missing = others = done_total = 0
     for view in run["views"]:
         folder = out_dir / view if view else out_dir
         names = [m.name for m in maps if m.view == view]
-        if config.contact_sheet_rows:
-            write_contact_sheet(folder, names, config.contact_sheet_rows)
-        done = sum(is_done(folder, n) for n in names)
-        missing += len(names) - done
-        summary = {"view": view, "count": len(names), "done": done,
-                   "generated": sum(m.view == view for m in todo),
-                   "skipped": len(names) - sum(m.view == view for m in todo),
-                   "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
-                   "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
-                   "guidance_scale": scale, "guidance_requested": config.guidance_scale,
-                   "checkpoint": generation["checkpoint"], "seed": config.seed,
-                   "precision": generation["precision"], "run": run}
-        with atomic_path(folder / SUMMARY_FILE) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        with claims.hold(folder / f".{SUMMARY_FILE}.claim"):
+            if config.contact_sheet_rows:
+                write_contact_sheet(folder, names, config.contact_sheet_rows)
+            done, busy = count_states(folder, names, claims)
+            summary = {"view": view, "count": len(names), "done": done,
+                       "generated": per_view[view], "skipped": len(names) - per_view[view],
+                       "other_jobs": busy,
+                       "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
+                       "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
+                       "guidance_scale": scale, "guidance_requested": config.guidance_scale,
+                       "checkpoint": generation["checkpoint"], "seed": config.seed,
+                       "precision": generation["precision"], "run": run}
+            with atomic_path(folder / SUMMARY_FILE) as tmp:
+                tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        missing += len(names) - done - busy
+        others += busy
+        done_total += done
     if missing:
-        raise UserError(f"{out_dir}: {missing} maps have no complete outputs after sampling")
-    print(f"{generated} images generated, {len(maps) - len(todo)} already there, in {seconds:.1f} s "
-          f"({run['images_per_second']} images/s, {sampler.nfe} NFE each) -> {out_dir}",
-          file=sys.stderr)
+        raise UserError(f"{out_dir}: {missing} maps have no complete outputs after sampling (a job "
+                        "that had claimed them stopped?): run the command again")
+    print(f"{generated} images generated, {done_total - generated} done by earlier runs or other "
+          f"jobs, in {seconds:.1f} s ({run['images_per_second']} images/s, {sampler.nfe} NFE each) "
+          f"-> {out_dir}", file=sys.stderr)
+    if others:
+        print(f"{others} maps being generated by other jobs (the last job to finish completes "
+              f"{SUMMARY_FILE} and {'the contact sheet' if config.contact_sheet_rows else 'the set'})",
+              file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,9 +8,12 @@
     <VIEW>/contact_sheet.png           combined panels of the first maps, for a look at a glance
 
 Every file is written atomically, the sample last; a map counts as done only when all four exist.
+While a job generates a map it holds the map's claim, the hidden file <VIEW>/.<name>.png.claim
+(semantic_diffusion_model.work_claims), so that other jobs on the same folder leave it alone.
 """
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import cv2
@@ -18,7 +21,6 @@ import numpy as np
 import torch
 from skimage.segmentation import find_boundaries
 
-from data_preparation import files
 from data_preparation.files import read_png, write_png
 from data_preparation.labels import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
                                      SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
@@ -93,9 +95,22 @@ def is_done(view_dir: Path, name: str) -> bool:
     return all(output_path(view_dir, f, name).is_file() for f in OUTPUT_FOLDERS)
 
 
-def remove_temporaries(view_dir: Path) -> int:
-    """Delete the temporary files a killed run left behind (their outputs were never finished)."""
-    return sum(files.remove_temporaries(view_dir / folder, ".png") for folder in OUTPUT_FOLDERS)
+CLAIM_PATTERN = ".*.png.claim"
+
+
+def claim_path(view_dir: Path, name: str) -> Path:
+    """The claim file of a map's outputs (all end .png.claim: never another file's name)."""
+    return view_dir / f".{name}.png.claim"
+
+
+def remove_temporaries(view_dir: Path, name: str) -> int:
+    """Delete the temporary files of one map's outputs that a killed run left behind. Only the
+    holder of the map's claim may call it: another job may be writing them."""
+    pattern = f".{glob.escape(name)}.png.*.tmp"  # data_preparation.files.atomic_path's names
+    stale = [p for folder in OUTPUT_FOLDERS for p in (view_dir / folder).glob(pattern)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def write_outputs(view_dir: Path, name: str, synthetic: np.ndarray, label_map: np.ndarray,

@@ -5,8 +5,11 @@ objects only appear once the upload has completed, so both are written all-or-no
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from data_preparation.cli import UserError
 from data_preparation.files import atomic_path, check_writable
@@ -53,19 +56,53 @@ def read_bytes(path: str) -> bytes:
         raise UserError(f"{path}: cannot read ({getattr(error, 'strerror', None) or error})") from None
 
 
+@contextlib.contextmanager
+def open_atomic(path: str) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through, all-or-nothing: a temporary name renamed into
+    place when the block ends (local) or an upload completed then (URL)."""
+    if is_url(path):
+        import blobfile as bf
+        with bf.BlobFile(path, "wb") as f:
+            yield f
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        yield f
+
+
+def write_error(path: str, error: BaseException) -> UserError | None:
+    """"<path>: cannot write (<reason>)" if an OSError caused ``error`` (torch.save wraps its
+    file's OSError in a RuntimeError); None for any other failure (a bug, not the disk)."""
+    while error is not None and not isinstance(error, OSError):
+        error = error.__cause__ or error.__context__
+    if error is None:
+        return None
+    return UserError(f"{path}: cannot write ({error.strerror or error})")
+
+
 def write_bytes(path: str, data: bytes) -> None:
     """Write a whole file at once (atomically for local paths)."""
     try:
-        if is_url(path):
-            import blobfile as bf
-            with bf.BlobFile(path, "wb") as f:
-                f.write(data)
-            return
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+        with open_atomic(path) as f:
+            f.write(data)
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise write_error(path, error) from None
+
+
+@contextlib.contextmanager
+def local_copy(path: str) -> Iterator[str]:
+    """A local file with the content of ``path``: the path itself, or a download of a URL
+    (deleted afterwards; a UserError about it names the URL)."""
+    if not is_url(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        local = str(Path(folder, Path(path).name))
+        Path(local).write_bytes(read_bytes(path))
+        try:
+            yield local
+        except UserError as error:
+            raise UserError(str(error).replace(local, path)) from None
 
 
 def remove(path: str) -> None:

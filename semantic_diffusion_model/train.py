@@ -46,6 +46,27 @@ def check_options(config: TrainConfig) -> None:
     if config.model_channels % config.norm_groups:
         raise UserError(f"--model-channels {config.model_channels} is not divisible by "
                         f"--norm-groups {config.norm_groups}")
+    check_network(config)
+
+
+def check_network(config: ModelConfig) -> None:
+    """What SPADEUNet's constructor would reject, as option errors."""
+    mult = config.resolved_channel_mult()  # UserError for a size without published multipliers
+    factor = 2 ** (len(mult) - 1)  # each level but the last halves the feature maps
+    if config.image_size % factor:
+        below, above = config.image_size // factor * factor, (config.image_size // factor + 1) * factor
+        sizes = f"{below} or {above}" if below else str(above)
+        raise UserError(f"--image-size {config.image_size} must be divisible by {factor} (2^"
+                        f"{len(mult) - 1} for --channel-mult {' '.join(map(str, mult))}), e.g. {sizes}")
+    if config.num_head_channels < 1:
+        raise UserError(f"--num-head-channels must be >= 1, got {config.num_head_channels}")
+    sides = [config.image_size // 2 ** level for level in range(len(mult))]
+    # attention at the chosen sides and always in the middle block (the last level's channels)
+    channels = {m * config.model_channels for m, side in zip(mult, sides)
+                if side in config.attention_resolutions} | {mult[-1] * config.model_channels}
+    if any(c % config.num_head_channels for c in channels):
+        raise UserError(f"--num-head-channels {config.num_head_channels} does not divide the "
+                        f"channels of the attention layers ({', '.join(map(str, sorted(channels)))})")
 
 
 def resume_path(config: TrainConfig) -> str | None:
@@ -184,13 +205,9 @@ class Trainer:
 
 
 def train(config: TrainConfig, ctx: DistContext) -> None:
+    # every check (options, checkpoint, data) comes before anything is created in --out-dir
     check_options(config)
     model_config, diffusion_config = sub_config(ModelConfig, config), sub_config(DiffusionConfig, config)
-    model_config.resolved_channel_mult()  # UserError now for a size without published multipliers
-    if ctx.is_main:
-        storage.ensure_writable_folder(config.out_dir)
-        if not storage.is_url(config.out_dir):  # a checkpoint half-written when a run was killed
-            remove_temporaries(config.out_dir, ".pt")
     path = resume_path(config)
     state = load_checkpoint(path) if path else None
     if state is not None:
@@ -202,6 +219,10 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
         return
     data = PairData.load(config.data_dir, config.views, config.split, config.num_classes,
                          config.image_size, config.num_workers, progress=ctx.is_main)
+    if ctx.is_main:
+        storage.ensure_writable_folder(config.out_dir)
+        if not storage.is_url(config.out_dir):  # a checkpoint half-written when a run was killed
+            remove_temporaries(config.out_dir, ".pt")
     trainer = Trainer(config, ctx, data, state)
     del state
     step = trainer.start_step

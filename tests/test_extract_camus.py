@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,8 @@ def test_unknown_patient(camus_dir, tmp_path, capsys):
     ("label_value", "label values [7] outside 0..3"),
     ("size", "differs from image size"),
     ("missing", "file not found"),
+    ("no_raw", "file not found (the data of"),
+    ("short_raw", "has 6 bytes, header"),
     ("unreadable", "cannot read MetaImage"),
 ])
 def test_bad_input_names_the_file_and_writes_nothing(camus_dir, tmp_path, capsys, damage, message):
@@ -171,30 +174,79 @@ def test_bad_input_names_the_file_and_writes_nothing(camus_dir, tmp_path, capsys
         write_mhd(bad, np.zeros((100, 90), np.uint8))
     elif damage == "missing":
         bad.unlink()
-    else:
+    elif damage == "no_raw":
+        bad.with_suffix(".raw").unlink()
+    elif damage == "short_raw":
         bad.with_suffix(".raw").write_bytes(b"broken")
+    else:
+        bad.write_text("not a MetaImage header\n")
     out = tmp_path / "out"
     expect_error(["--camus-dir", str(root), "--out-dir", str(out), "--views", "2CH_ED"], capsys,
                  str(bad), message)
-    assert not [p for p in out.rglob("*") if p.is_file()]  # nothing, not even a staging folder
+    assert not out.exists()  # nothing, not even an empty output folder
 
 
-def test_unreadable_nifti_is_reported(camus_dir, tmp_path, capsys):
-    root = tmp_path / "camus"
-    (root / "database_split").mkdir(parents=True)
+def test_short_raw_file_is_one_line_naming_both_sizes(camus_dir, tmp_path):
+    root = make_mhd_release(tmp_path / "camus2019", camus_dir, {
+        "patient0051": ("training", "patient0001")}, views=("2CH_ED",))
+    header = root / "training/patient0051/patient0051_2CH_ED.mhd"
+    raw = header.with_suffix(".raw")
+    promised = raw.stat().st_size
+    raw.write_bytes(raw.read_bytes()[:1000])
+    out = tmp_path / "out"
+    failed = subprocess.run([sys.executable, "-m", "data_preparation.extract_camus", "--camus-dir",
+                             str(root), "--out-dir", str(out)],
+                            capture_output=True, text=True, env=subprocess_env())
+    assert failed.returncode == 2
+    assert failed.stderr.splitlines() == [  # nothing from SimpleITK, no progress bar
+        f"error: {raw}: has 1000 bytes, header {header} promises {promised}"]
+    assert not out.exists()
+
+
+def nifti_release(synthetic: Path, root: Path, patients=("patient0001", "patient0002")) -> Path:
+    """A 2023-layout CAMUS folder holding a copy of a few synthetic patients, all for training."""
+    for patient in patients:
+        shutil.copytree(synthetic / "database_nifti" / patient, root / "database_nifti" / patient)
+    (root / "database_split").mkdir()
     for split in SPLITS:
-        (root / "database_split" / f"subgroup_{split}.txt").write_text(
-            "patient0001\n" if split == "training" else "")
-    folder = root / "database_nifti" / "patient0001"
-    folder.mkdir(parents=True)
-    for view in VIEWS:
-        for suffix in ("", "_gt"):
-            name = f"patient0001_{view}{suffix}.nii.gz"
-            (folder / name).write_bytes((camus_dir / "database_nifti/patient0001" / name).read_bytes())
-    (folder / "patient0001_4CH_ED.nii.gz").write_bytes(b"not gzip")
-    expect_error(["--camus-dir", str(root), "--out-dir", str(tmp_path / "out")], capsys,
-                 "patient0001_4CH_ED.nii.gz", "cannot read NIfTI")
-    assert not pngs(tmp_path / "out")
+        names = patients if split == "training" else ()
+        (root / "database_split" / f"subgroup_{split}.txt").write_text("".join(
+            f"{name}\n" for name in names))
+    return root
+
+
+def save_nifti(path: Path, array: np.ndarray) -> None:
+    nibabel.save(nibabel.Nifti1Image(array, np.eye(4)), path)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("corrupt", "cannot read NIfTI"),
+    ("truncated", "cannot read NIfTI"),
+    ("4d", "expected a 2-D frame, got shape (64, 64, 2, 2)"),
+    ("label_size", "differs from image size"),
+    ("label_value", "label values [9] outside 0..3"),
+])
+def test_bad_nifti_names_the_file_and_creates_nothing(synthetic_camus_dir, tmp_path, capsys,
+                                                      damage, message):
+    folder = nifti_release(synthetic_camus_dir, tmp_path / "camus") / "database_nifti/patient0002"
+    image, labels = folder / "patient0002_2CH_ED.nii.gz", folder / "patient0002_2CH_ED_gt.nii.gz"
+    bad = labels if damage.startswith("label") else image
+    if damage == "corrupt":
+        image.write_bytes(b"not gzip")
+    elif damage == "truncated":
+        image.write_bytes(image.read_bytes()[:image.stat().st_size // 2])
+    elif damage == "4d":
+        save_nifti(image, np.zeros((64, 64, 2, 2), np.uint8))
+    elif damage == "label_size":
+        save_nifti(labels, np.zeros((48, 64), np.uint8))
+    else:
+        values = np.asarray(nibabel.load(labels).dataobj).copy()
+        values[0, 0] = 9
+        save_nifti(labels, values)
+    out = tmp_path / "out"
+    expect_error(["--camus-dir", str(tmp_path / "camus"), "--out-dir", str(out), "--views",
+                  "2CH_ED"], capsys, str(bad), message)
+    assert not out.exists()
 
 
 def test_command_line_help_and_error_exit(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,13 +12,26 @@ from tests.conftest import REPO, subprocess_env
 
 TINY = ["--preset", "smoke", "--views", "2CH_ED", "--no-seg-per-view", "--num-patients", "8",
         "--data-size", "64", "--image-size", "32", "--sdm-steps", "2", "--sdm-batch-size", "2",
-        "--sample-steps", "2", "--seg-epochs", "1", "--seg-image-size", "32",
-        "--seg-max-minutes", "1"]
+        "--sample-steps", "2", "--seg-epochs", "2", "--seg-image-size", "32"]
+
+# Installed as sitecustomize.py, it makes every Python process of a run see its elapsed-time clocks
+# run 1000 times fast, as on a machine 1000 times slower or busier (wall time is left alone: file
+# times are compared with it).
+SLOW_MACHINE = """
+import time
+def _fast(clock, start):
+    return lambda: start + (clock() - start) * 1000.0
+time.monotonic = _fast(time.monotonic, time.monotonic())
+time.perf_counter = _fast(time.perf_counter, time.perf_counter())
+"""
 
 
-def run_pipeline(args):
+def run_pipeline(args, slow_machine_dir=None):
+    env = subprocess_env()
+    if slow_machine_dir is not None:
+        env["PYTHONPATH"] = str(slow_machine_dir) + os.pathsep + env["PYTHONPATH"]
     return subprocess.run([sys.executable, str(REPO / "scripts" / "run_pipeline.py"), *args],
-                          env=subprocess_env(), capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +62,23 @@ def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     assert "| All synthetic frames |" in report and "| All real frames |" in report
     assert "88.6 ± 5.8" in report  # the published all-SDM-frames row beside ours
     assert (work / "real_vs_synthetic.png").stat().st_size > 1000
+
+
+def table(report: str) -> list[str]:
+    return [line for line in report.splitlines() if line.startswith("|")]
+
+
+def test_report_does_not_depend_on_elapsed_time(pipeline_run, tmp_path):
+    """The same command on a (seemingly) 1000 times slower machine gives the same table."""
+    work, _ = pipeline_run
+    (tmp_path / "clock").mkdir()
+    (tmp_path / "clock" / "sitecustomize.py").write_text(SLOW_MACHINE)
+    result = run_pipeline([*TINY, "--work-dir", str(tmp_path / "slow")], tmp_path / "clock")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    slow = table((tmp_path / "slow" / "report.md").read_text())
+    assert slow == table((work / "report.md").read_text())
+    assert "| All synthetic frames | " in slow[2] and "| 2 |" in slow[2]  # epochs, not time
+    assert "stopped" not in "\n".join(slow)
 
 
 def test_rerun_skips_finished_stages(pipeline_run):

@@ -1,11 +1,13 @@
 """The sampling program end to end on real CAMUS maps (small_labels: step 2 on 8 patients) with a
 tiny model trained for 2 steps by the training program: outputs, determinism, resuming after a
-kill, mpiexec, bad input."""
+kill, mpiexec, independent jobs sharing one --out-dir, bad input."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -170,6 +172,112 @@ def test_mpiexec_two_ranks_generate_every_map_once(reference, tiny_checkpoint, m
     assert summary["run"]["world_size"] == 2
     assert summary["run"]["generated_per_rank"] == [6, 6] and summary["done"] == 12  # none twice
     assert_same_outputs(reference, tmp_path)
+
+
+# --- independent jobs on one --out-dir: each map claimed by one job -------------------------------
+
+SHARED = ["--sampler", "ddpm", "--steps", "10", "--batch-size", "1"]  # batch 1: exact same bits
+
+
+def start_job(checkpoint, maps_dir, out_dir, log: Path, *options) -> subprocess.Popen:
+    """The program in a subprocess, its stderr to ``log`` (a pipe left unread could stall it)."""
+    command = [sys.executable, "-m", "semantic_diffusion_model.sample", "--checkpoint",
+               str(checkpoint), "--maps-dir", str(maps_dir), "--out-dir", str(out_dir), *options]
+    with open(log, "w") as err:
+        return subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                                stderr=err)
+
+
+def generated_count(log: Path) -> int:
+    """The N of the program's last line "N images generated ..."."""
+    return int(re.findall(r"(\d+) images generated", log.read_text())[-1])
+
+
+def test_two_jobs_on_one_out_dir_generate_each_image_once(tiny_checkpoint, maps_2ch, tmp_path):
+    logs = [tmp_path / f"job{i}.log" for i in range(2)]
+    jobs = [start_job(tiny_checkpoint, maps_2ch, tmp_path / "shared", log, *SHARED) for log in logs]
+    for job, log in zip(jobs, logs):
+        assert job.wait(timeout=300) == 0, log.read_text()[-2000:]
+    counts = [generated_count(log) for log in logs]
+    assert sum(counts) == 12, counts  # none twice (both usually share it; timing decides how)
+    summary = json.loads((tmp_path / "shared" / "2CH_ED" / "summary.json").read_text())
+    assert summary["done"] == 12 and summary["generated"] in counts
+    sample(tiny_checkpoint, maps_2ch, tmp_path / "single", *SHARED)
+    for folder in (*FOLDERS, ""):
+        a, b = tmp_path / "shared" / "2CH_ED" / folder, tmp_path / "single" / "2CH_ED" / folder
+        assert names(a) == names(b), folder
+        for name in names(a):  # bit-identical to a single job's
+            assert (a / name).read_bytes() == (b / name).read_bytes(), f"{folder}/{name}"
+    left = [p.name for p in (tmp_path / "shared" / "2CH_ED").rglob(".*")]
+    assert left == [], left  # no claims or temporaries left behind
+
+
+def write_claim(out_dir: Path, name: str, host: str, pid: int, age_s: float = 0.0) -> Path:
+    """Another job's claim on the map ``name`` (as semantic_diffusion_model.work_claims writes it)."""
+    path = out_dir / "2CH_ED" / f".{name}.png.claim"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": host, "pid": pid, "started": "2024-01-01T00:00:00",
+                                "token": "another-job"}))
+    when = time.time() - age_s
+    os.utime(path, (when, when))
+    return path
+
+
+def first_maps(maps_dir: Path, count: int) -> list[str]:
+    return [p.stem for p in list_pngs(maps_dir / "training")[:count]]
+
+
+def test_stale_claims_of_dead_jobs_are_taken_over(tiny_checkpoint, maps_2ch, tmp_path):
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid is now dead
+    a, b = first_maps(maps_2ch, 2)
+    write_claim(tmp_path, a, socket.gethostname(), finished.pid)  # killed job on this host
+    write_claim(tmp_path, b, "another-host", 1, age_s=2 * 3600)  # silent for 2 h > 30 min
+    half_written = tmp_path / "2CH_ED" / "samples" / f".{a}.png.0123abcd.tmp"
+    half_written.parent.mkdir(parents=True)
+    half_written.write_bytes(b"")
+    summary = sample(tiny_checkpoint, maps_2ch, tmp_path, *FAST, "--num-samples", "2")
+    assert summary["generated"] == summary["done"] == 2 and summary["other_jobs"] == 0
+    assert [p.name for p in (tmp_path / "2CH_ED").rglob(".*")] == []  # claims and temporaries
+
+
+def test_claims_of_live_jobs_are_respected(tiny_checkpoint, maps_2ch, tmp_path, capsys):
+    a, b, c = first_maps(maps_2ch, 3)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        write_claim(tmp_path, a, "another-host", os.getpid())  # fresh: its job is working
+        write_claim(tmp_path, b, socket.gethostname(), sleeper.pid)  # a live process here
+        write_claim(tmp_path, c, "another-host", 1, age_s=10 * 60)  # quiet 10 min < 30 min
+        summary = sample(tiny_checkpoint, maps_2ch, tmp_path, *FAST, "--num-samples", "4")
+        assert summary["generated"] == summary["done"] == 1 and summary["other_jobs"] == 3
+        assert "3 maps being generated by other jobs" in capsys.readouterr().err  # and exit 0
+        assert names(tmp_path / "2CH_ED" / "samples") == [f"{first_maps(maps_2ch, 4)[3]}.png"]
+        # a shorter --claim-timeout-minutes ends the quiet claim; then a killed process's claim
+        summary = sample(tiny_checkpoint, maps_2ch, tmp_path, *FAST, "--num-samples", "4",
+                         "--claim-timeout-minutes", "5")
+        assert summary["generated"] == 1 and summary["other_jobs"] == 2
+        sleeper.kill()
+        sleeper.wait()
+        summary = sample(tiny_checkpoint, maps_2ch, tmp_path, *FAST, "--num-samples", "4")
+        assert summary["generated"] == 1 and summary["done"] == 3 and summary["other_jobs"] == 1
+        assert not (tmp_path / "2CH_ED" / "samples" / f"{a}.png").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_claims_are_refreshed_while_held_and_released_after(tmp_path):
+    from semantic_diffusion_model.work_claims import Claims
+
+    claims = Claims(timeout_s=2)  # a heartbeat every 0.5 s
+    path = tmp_path / ".map.png.claim"
+    with claims.heartbeat():
+        assert claims.claim(path) and not claims.claim(path)
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+        os.utime(path, (time.time() - 1.8, time.time() - 1.8))
+        time.sleep(1.0)
+        assert time.time() - path.stat().st_mtime < 1.0 and not claims.is_stale(path)
+    assert not path.exists()
 
 
 def test_guidance_doubles_the_batch_and_changes_the_image(reference, tiny_checkpoint, maps_2ch, tmp_path):

@@ -94,6 +94,8 @@ def test_testing_input_errors(small_extract, checkpoint, tmp_path, capsys):
     victim.unlink()
     expect_error(test, ["--data-dir", str(lonely), *args], capsys, victim.stem, "no image")
 
+    expect_error(test, ["--data-dir", str(small_extract), *args, "--batch-size", "0"], capsys,
+                 "--batch-size must be at least 1")
     expect_error(test, ["--data-dir", str(tmp_path / "nowhere"), *args], capsys, "not found")
     expect_error(test, ["--data-dir", str(tmp_path), *args], capsys, "neither images/")
     expect_error(test, ["--data-dir", str(small_extract / "2CH_ED"), "--views", "4CH_ED", *args],

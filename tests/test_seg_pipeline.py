@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import numpy as np
 import pytest
@@ -126,7 +127,6 @@ def test_killed_training_resumes_with_the_same_command(small_extract, tmp_path, 
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.conftest import REPO, subprocess_env
 
@@ -158,5 +158,27 @@ def test_time_budget_stops_training_and_is_kept_on_resume(small_extract, tmp_pat
     train.main(argv)  # the same command again: the budget is spent, nothing more is trained
     output = capsys.readouterr().out
     assert output.count("time budget of 0.0001 min reached after epoch 1") == 2
+    assert output.count("stopped by --max-minutes 0.0001 after 1 of 50 epochs") == 4  # + warning
     with open(tmp_path / "budget" / "log.csv") as handle:
         assert [r["epoch"] for r in csv.DictReader(handle)] == ["1"]
+    # the test results say the network is not a complete run
+    test.main(["--checkpoint", str(tmp_path / "budget" / "best.pt"), "--data-dir",
+               str(small_extract / "2CH_ED"), "--out-dir", str(tmp_path / "results"),
+               "--bootstrap", "10", "--no-save-predictions"])
+    training = json.loads((tmp_path / "results" / "summary.json").read_text())["training"]
+    note = "stopped by --max-minutes 0.0001 after 1 of 50 epochs"
+    assert training["stopped_early"] == note and training["epochs_planned"] == 50
+    assert f"**training {note}**" in (tmp_path / "results" / "report.md").read_text()
+
+
+def test_learning_rate_schedule_does_not_depend_on_elapsed_time(small_extract, trained, tmp_path,
+                                                               monkeypatch):
+    """A generous --max-minutes on a machine 1000 times slower changes nothing: same weights."""
+    start, real = time.monotonic(), time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: start + (real() - start) * 1000)
+    train.main(train_args(small_extract, tmp_path / "slow", 2) + ["--max-minutes", "100000"])
+    a = torch.load(trained / "straight" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "slow" / "last.pt", weights_only=True)
+    assert [r["lr"] for r in a["history"]] == [r["lr"] for r in b["history"]]
+    for name, value in a["model"].items():
+        assert torch.equal(value, b["model"][name]), name
