@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_path
-from .labels import SECTOR_COLOURS, SECTOR_NAMES
+from echo_from_noise.files import atomic_path
+from echo_from_noise.contract import SECTOR_COLOURS, SECTOR_NAMES
 
 
 @dataclass

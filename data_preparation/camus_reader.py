@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import UserError
-from .labels import CAMUS_CLASSES, SPLITS, VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.contract import CAMUS_CLASSES, SPLITS, VIEWS
 
 PATIENT_RE = re.compile(r"^patient(\d{4})$")
 VALIDATION_PATIENTS_2019 = range(1, 51)  # training patients 1-50 become validation

@@ -1,4 +1,4 @@
-"""Extract CAMUS ED/ES frames to PNG folders (DESIGN.md step 1).
+"""Extract CAMUS ED/ES frames to PNG folders (docs/data_contract.md, step 1).
 
 Reads either CAMUS release (detected by itself: the 2023 NIfTI layout or the 2019 .mhd layout)
 and writes, for every selected view and patient,
@@ -24,11 +24,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .camus_reader import open_camus, select_frames
-from .cli import UserError, parse_config, run_program, save_config
-from .files import atomic_path, check_writable, write_png
-from .labels import VIEWS
-from .resize import resize_image, resize_labels
-from .staging import staged_output
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.files import atomic_path, check_writable, write_png
+from echo_from_noise.contract import VIEWS
+from echo_from_noise.resize import resize_image, resize_labels
+from echo_from_noise.staging import staged_output
 
 SPACING_FILE = "spacing.json"
 CONFIG_FILE = "extract_config.json"

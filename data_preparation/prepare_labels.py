@@ -1,4 +1,4 @@
-"""Sector maps and augmented sector maps from extracted CAMUS frames (DESIGN.md step 2).
+"""Sector maps and augmented sector maps from extracted CAMUS frames (docs/data_contract.md, step 2).
 
 From step 1 (EXTRACT/<VIEW>/{images,annotations}/<split>/<stem>.png) it writes
 
@@ -27,9 +27,11 @@ from tqdm import tqdm
 
 from .augmentation import augment_map, augmentation_rng
 from .augmentation_figure import Example, save_augmentation_figure
-from .cli import UserError, parse_config, run_program, save_config
-from .files import atomic_path, check_writable, list_pngs, read_label_png, read_png, write_png
-from .labels import CAMUS_CLASSES, SPLITS, VIEWS, camus_to_sector
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_label_png,
+                                   read_png, write_png)
+from echo_from_noise.contract import CAMUS_CLASSES, SPLITS, VIEWS, camus_to_sector
 from .sector_mask import sector_mask
 
 CONFIG_FILE = "labels_config.json"

@@ -1,4 +1,4 @@
-"""Build a segmentation dataset (DESIGN.md step 4) from generated samples or from real frames.
+"""Build a segmentation dataset (docs/data_contract.md, step 4) from generated samples or from real frames.
 
 --source synthetic (default): the diffusion model's samples (step 3)
 
@@ -33,11 +33,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .cli import UserError, parse_config, run_program, save_config
-from .files import atomic_path, check_writable, list_pngs, read_label_png, read_png, write_png
-from .labels import CAMUS_CLASSES, SECTOR_CLASSES, SPLITS, VIEWS, sector_to_camus, stem_parts
-from .resize import resize_image, resize_labels
-from .staging import staged_folder
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_label_png,
+                                   read_png, write_png)
+from echo_from_noise.contract import (CAMUS_CLASSES, SECTOR_CLASSES, SPLITS, VIEWS,
+                                      sector_to_camus, stem_parts)
+from echo_from_noise.resize import resize_image, resize_labels
+from echo_from_noise.staging import staged_folder
 
 CONFIG_FILE = "dataset_config.json"
 SYNTHETIC_SPLITS = ("training", "validation")

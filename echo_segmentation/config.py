@@ -4,7 +4,7 @@ Fields left at ``None`` on the command line are filled from the chosen preset; a
 always wins. The effective configuration (every field set) is what gets saved and checkpointed.
 
 Presets:
-  paper    DESIGN.md "Segmentation", exactly: MONAI UNet (2,4,...,256), strides 2 x 7, no residual
+  paper    the published settings (Stojanovski et al. 2023), exactly: MONAI UNet (2,4,...,256), strides 2 x 7, no residual
            units, LeakyReLU 0.1, instance norm, cross-entropy, Adam 1e-3 cosine-annealed to 1e-4 over
            300 epochs, batch 1, the published augmentation, 256 px.
   default  stronger and CPU-friendly: MONAI UNet (16,...,256), strides 2 x 4, 2 residual units,
@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from data_preparation.cli import UserError
+from echo_from_noise.errors import UserError
 
 PRESETS: dict[str, dict] = {
     "paper": dict(
@@ -55,7 +55,7 @@ RESUMABLE_CHANGES = ("resume", "epochs", "max_minutes", "num_workers", "device")
 class TrainConfig:
     data_dir: str = field(default="", metadata={
         "help": "dataset folder with images/ and annotations/, each holding training/ and validation/ "
-                "(DESIGN.md step 4), or an extraction view folder EXTRACT/<VIEW>", "required": True})
+                "(docs/data_contract.md, step 4), or an extraction view folder EXTRACT/<VIEW>", "required": True})
     out_dir: str = field(default="", metadata={
         "help": "run folder: config.json, log.csv, last.pt (for --resume), best.pt (best validation "
                 "Dice)", "required": True})

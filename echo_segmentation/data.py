@@ -1,7 +1,7 @@
 """Reading segmentation data sets: pairs of grey images and CAMUS label maps.
 
 Two layouts are accepted for a folder DIR:
-  dataset     DIR/images/<split>/*.png and DIR/annotations/<split>/*.png (DESIGN.md step 4, or one
+  dataset     DIR/images/<split>/*.png and DIR/annotations/<split>/*.png (docs/data_contract.md step 4, or one
               view folder EXTRACT/<VIEW> of the step-1 extraction)
   extraction  DIR/<VIEW>/images/<split>/*.png ... (the step-1 root; --views picks the views)
 Every image must have its annotation with the same stem and the same size, and the other way round.
@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data_preparation.cli import UserError
-from data_preparation.files import list_pngs, read_label_png, read_png
-from data_preparation.labels import CAMUS_CLASSES, VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import list_pngs, read_label_png, read_png
+from echo_from_noise.contract import CAMUS_CLASSES, VIEWS
 
 
 @dataclass
@@ -40,7 +40,7 @@ def dataset_folders(data_dir: str | Path, views: tuple[str, ...] | None = None) 
     present = [v for v in VIEWS if (data_dir / v / "images").is_dir()]
     if not present:
         raise UserError(f"{data_dir}: neither images/ nor <VIEW>/images/ inside "
-                        f"(expected DESIGN.md step 1 or step 4 layout)")
+                        f"(expected docs/data_contract.md step 1 or 4 layout)")
     missing = [v for v in (views or ()) if v not in present]
     if missing:
         raise UserError(f"{data_dir}: no folder for view(s) {missing} (present: {present})")

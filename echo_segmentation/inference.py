@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data_preparation.cli import UserError
 
 from .data import resize_image, resize_labels
 from .transforms import normalise
@@ -43,16 +42,3 @@ def predict_images(network: torch.nn.Module, images: Iterable[np.ndarray], size:
         labels = predict_batch(network, torch.from_numpy(inputs[:, None]), device, amp).numpy()
         predictions += [resize_labels(lab, im.shape) for lab, im in zip(labels, chunk)]
     return predictions
-
-
-def pick_device(name: str) -> torch.device:
-    """--device: 'auto', 'cpu', 'cuda' or 'cuda:N' (a missing GPU is a one-line error)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA GPU is available here")
-    return device

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 from monai.networks.nets import DynUNet, UNet
 
-from data_preparation.cli import UserError, config_from_dict
-from data_preparation.files import atomic_path
-from data_preparation.labels import CAMUS_CLASSES
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_from_dict
+from echo_from_noise.files import atomic_path
+from echo_from_noise.contract import CAMUS_CLASSES
 
 from .config import TrainConfig
 

@@ -50,7 +50,7 @@ def render_report(summary: dict) -> str:
     ]
     rows = [dice_rows("this run", groups["all"]["metrics"])] + published_rows()
     lines += table(["", *structures], rows)
-    lines += ["", "Published rows: Dice of the paper (DESIGN.md), 50 official CAMUS test "
+    lines += ["", "Published rows: Dice of the paper (Stojanovski et al. 2023, Table 1), 50 official CAMUS test "
               "patients; `this run` uses the test split given above.", "",
               "## Dice (%) per view and phase", ""]
     rows = [dice_rows(f"{name} ({g['num_images']})", g["metrics"])

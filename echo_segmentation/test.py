@@ -1,4 +1,4 @@
-"""Test a trained segmentation network on real CAMUS images (DESIGN.md step 5).
+"""Test a trained segmentation network on real CAMUS images (docs/data_contract.md, step 5).
 
 --data-dir is a step-1 extraction root (EXTRACT, with --views to pick views), one view folder
 EXTRACT/<VIEW>, or a step-4 dataset SEG/<dataset> (its testing/ split is the real test split).
@@ -24,14 +24,16 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from data_preparation.cli import (UserError, config_to_dict, parse_config, run_program,
-                                  save_config)
-from data_preparation.files import atomic_path, check_writable, write_png
-from data_preparation.labels import SPLITS, VIEWS, stem_parts
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_to_dict, parse_config, run_program, save_config
+from echo_from_noise.files import atomic_path, check_writable, write_png
+from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
 
 from .data import list_pairs, read_pair, read_spacing
 from .figures import case_grid, dice_boxplot
-from .inference import pick_device, predict_images
+from echo_from_noise.device import pick_device
+
+from .inference import predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
 from .model import load_model, read_checkpoint, stop_note
 from .report import render_report

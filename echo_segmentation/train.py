@@ -1,4 +1,4 @@
-"""Train a segmentation network (MONAI UNet) on a DESIGN.md step-4 dataset folder.
+"""Train a segmentation network (MONAI UNet) on a step-4 dataset folder (docs/data_contract.md).
 
 Reads DATA/{images,annotations}/{training,validation}/*.png, validates every epoch, keeps the best
 model by mean validation Dice (LV endo, LV epi, LA) in OUT/best.pt and the latest state in
@@ -22,13 +22,16 @@ from monai.data import DataLoader, Dataset
 from monai.losses import DiceCELoss
 from tqdm import tqdm
 
-from data_preparation.cli import (UserError, config_from_dict, config_to_dict, parse_config,
-                                  run_program, save_config)
-from data_preparation.files import atomic_path, check_writable, remove_temporaries
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import (config_from_dict, config_to_dict, parse_config, run_program,
+                                 save_config)
+from echo_from_noise.files import atomic_path, check_writable, remove_temporaries
 
 from .config import RESUMABLE_CHANGES, TrainConfig, resolve_preset
 from .data import list_pairs, load_resized
-from .inference import autocast, pick_device, predict_batch
+from echo_from_noise.device import pick_device
+
+from .inference import autocast, predict_batch
 from .metrics import STRUCTURES, dice_scores
 from .model import build_network, read_checkpoint, save_checkpoint, stop_note
 from .transforms import intensity_statistics, normalise, training_transform

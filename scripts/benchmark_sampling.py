@@ -16,13 +16,13 @@ from pathlib import Path
 
 import torch
 
-from data_preparation.cli import parse_config, run_program
+from echo_from_noise.cli import parse_config, run_program
 from semantic_diffusion_model.checkpoint import load_model
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig
 from semantic_diffusion_model.diffusion import get_named_beta_schedule
 from semantic_diffusion_model.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
-from semantic_diffusion_model.precision import autocast_dtype
+from echo_from_noise.device import autocast_dtype
 from semantic_diffusion_model.unet import SPADEUNet
 from scripts.benchmark_timing import median_seconds
 

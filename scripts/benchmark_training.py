@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from data_preparation.cli import parse_config, run_program
+from echo_from_noise.cli import parse_config, run_program
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepConfig, TrainConfig
 from semantic_diffusion_model.data import PairData
 from semantic_diffusion_model.distributed import DistContext

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_preparation.files import atomic_path, list_pngs, read_png
+from echo_from_noise.files import atomic_path, list_pngs, read_png
 from echo_segmentation.published import PAPER_TABLE1
 from echo_segmentation.statistics import bootstrap_interval
 

@@ -6,7 +6,7 @@
     real test split -> WORK/report.md (Table 1) + WORK/real_vs_synthetic.png
 
 Each stage runs its stage program (python -m ...) exactly as a user would, and hands data on only
-through the folder conventions of DESIGN.md:
+through the folder conventions of docs/data_contract.md:
 
     WORK/pipeline_config.json   the effective configuration (preset + overrides), written first
     WORK/0_camus/               embedded CAMUS-format data (only without --camus-dir)
@@ -44,9 +44,10 @@ if __package__ in (None, ""):  # run as a file: python scripts/run_pipeline.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data_preparation.camus_reader import open_camus
-from data_preparation.cli import UserError, config_to_dict, parse_config, run_program, save_config
-from data_preparation.files import atomic_path, check_writable
-from data_preparation.labels import VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_to_dict, parse_config, run_program, save_config
+from echo_from_noise.files import atomic_path, check_writable
+from echo_from_noise.contract import VIEWS
 from scripts.pipeline_presets import PRESETS
 from scripts.pipeline_report import real_vs_synthetic_figure, write_report
 
@@ -196,7 +197,7 @@ def run(config: PipelineConfig) -> None:
 
     camus = Path(c.camus_dir).resolve() if c.camus_dir else work / "0_camus"
     if not c.camus_dir:
-        stages.run("embedded_data", py + ["data_preparation.synthetic_camus", "--out-dir", str(camus),
+        stages.run("embedded_data", py + ["embedded_camus.generate", "--out-dir", str(camus),
                    "--num-patients", str(c.num_patients), "--size", str(c.data_size),
                    "--seed", str(c.seed)])
     extract, labels, samples = work / "1_extract", work / "2_labels", work / "3_samples"

@@ -13,8 +13,9 @@ import re
 import numpy as np
 import torch
 
-from data_preparation.cli import UserError, config_from_dict
-from . import storage
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_from_dict
+from echo_from_noise import storage
 from .config import DiffusionConfig, ModelConfig
 
 FORMAT = "echo-from-noise/sdm-checkpoint"

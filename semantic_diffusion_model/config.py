@@ -1,7 +1,8 @@
 """Configuration of the semantic diffusion model: network, diffusion process and training.
 
-The defaults are the published settings (../shared/DESIGN.md, "Semantic Diffusion Model"). Each
-dataclass field is one documented command-line option (data_preparation.cli derives the parser).
+The defaults are the published settings (Stojanovski et al. 2023 on guided-diffusion's UNet;
+docs/semantic_diffusion_model.md). Each dataclass field is one documented command-line option
+(echo_from_noise.cli derives the parser).
 ``TrainConfig`` is the union of the three, so the training program has one flat set of options and
 a checkpoint can rebuild ``ModelConfig`` and ``DiffusionConfig`` from the saved dictionary alone.
 """
@@ -11,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_preparation.labels import SECTOR_CLASSES, VIEWS
+from echo_from_noise.contract import SECTOR_CLASSES, VIEWS
 
 # published channel multipliers by image size (guided-diffusion / SDM)
 CHANNEL_MULT_BY_SIZE = {256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
@@ -54,7 +55,7 @@ class ModelConfig:
         if self.channel_mult:
             return tuple(self.channel_mult)
         if self.image_size not in CHANNEL_MULT_BY_SIZE:
-            from data_preparation.cli import UserError
+            from echo_from_noise.errors import UserError
             raise UserError(f"no published channel multipliers for image size {self.image_size}; "
                             f"give --channel-mult (published for {sorted(CHANNEL_MULT_BY_SIZE)})")
         return CHANNEL_MULT_BY_SIZE[self.image_size]

@@ -4,8 +4,8 @@ Training pairs:  LABELS/<VIEW>/sector_annotations/<split>/<stem>.png  (values 0.
                  LABELS/<VIEW>/images/<split>/<stem>.png              (uint8 grey)
 Sampling maps:   any folder of map PNGs, e.g. LABELS/<VIEW>_augmented/sector_annotations/<split>/
 
-Files of another size than the model's are resized (data_preparation.resize: pixel-centre nearest
-for maps, area or linear for images); PNGs are decoded by data_preparation.files. The
+Files of another size than the model's are resized (echo_from_noise.resize: pixel-centre nearest
+for maps, area or linear for images); PNGs are decoded by echo_from_noise.files. The
 training set (at most a few thousand frames) is decoded once and kept in memory; each step's batch
 is a deterministic function of (seed, step, rank), so resuming needs no data-loader state.
 """
@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data_preparation.cli import UserError
-from data_preparation.files import read_label_png, read_png
-from data_preparation.resize import resize_image, resize_labels
-from . import storage
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import read_label_png, read_png
+from echo_from_noise.resize import resize_image, resize_labels
+from echo_from_noise import storage
 
 
 def read_map(path: str, num_classes: int, size: int | None = None) -> np.ndarray:

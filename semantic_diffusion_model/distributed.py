@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.distributed as dist
 
-from data_preparation.cli import UserError
+from echo_from_noise.errors import UserError
 
 MPI_ENV = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
 TIMEOUT = datetime.timedelta(minutes=30)  # covers rank 0 writing a large checkpoint

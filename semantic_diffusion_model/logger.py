@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from . import storage
+from echo_from_noise import storage
 from .distributed import all_reduce_sum
 
 COLUMNS = ["step", "loss", "mse", "vb", "loss_q0", "loss_q1", "loss_q2", "loss_q3", "lr",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_preparation.cli import UserError
+from echo_from_noise.errors import UserError
 
 
 def space_timesteps(num_timesteps: int, steps: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Generate one synthetic echocardiogram per label map with a trained semantic diffusion model.
 
 Reads a checkpoint of semantic_diffusion_model.train and the (augmented) sector maps of step 2, and
-writes step 3 (DESIGN.md): OUT/<VIEW>/{samples,labels,labels_visible,combined}/<name>.png and,
+writes step 3 (docs/data_contract.md): OUT/<VIEW>/{samples,labels,labels_visible,combined}/<name>.png and,
 per view, contact_sheet.png, summary.json and sample_config.json. Runs as one process, under
 `mpiexec -n N` or `torchrun --nproc_per_node N` (the maps are split across the processes, each
 generated exactly once). Each map's noise comes from (--seed, map name), so its image does not
@@ -40,9 +40,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data_preparation.cli import UserError, parse_config, run_program, save_config
-from data_preparation.files import atomic_path, check_writable
-from data_preparation.labels import SPLITS, VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.files import atomic_path, check_writable
+from echo_from_noise.contract import SPLITS, VIEWS
 
 from .checkpoint import load_checkpoint, load_model
 from .data import one_hot, read_image, read_map
@@ -54,7 +55,7 @@ from .sample_outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporar
 from .samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from .samplers.dpm_solver import SPACINGS
 from .sampling_maps import MapItem, check_map, find_maps
-from .precision import autocast_dtype
+from echo_from_noise.device import autocast_dtype
 from .work_claims import Claims
 
 CONFIG_FILE = "sample_config.json"

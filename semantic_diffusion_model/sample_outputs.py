@@ -1,4 +1,4 @@
-"""What the sampling program writes for each map (DESIGN.md step 3) and its figures.
+"""What the sampling program writes for each map (docs/data_contract.md, step 3) and its figures.
 
     <VIEW>/samples/<name>.png          the synthetic image, uint8 grey
     <VIEW>/labels/<name>.png           its sector map (0..4), at the image size
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from skimage.segmentation import find_boundaries
 
-from data_preparation.files import read_png, write_png
-from data_preparation.labels import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
-                                     SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
+from echo_from_noise.files import read_png, write_png
+from echo_from_noise.contract import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
+                                      SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
 
 OUTPUT_FOLDERS = ("labels", "labels_visible", "combined", "samples")  # written in this order
 HEART_CLASSES = (SECTOR_CAVITY, SECTOR_MYOCARDIUM, SECTOR_ATRIUM)
@@ -106,7 +106,7 @@ def claim_path(view_dir: Path, name: str) -> Path:
 def remove_temporaries(view_dir: Path, name: str) -> int:
     """Delete the temporary files of one map's outputs that a killed run left behind. Only the
     holder of the map's claim may call it: another job may be writing them."""
-    pattern = f".{glob.escape(name)}.png.*.tmp"  # data_preparation.files.atomic_path's names
+    pattern = f".{glob.escape(name)}.png.*.tmp"  # echo_from_noise.files.atomic_path's names
     stale = [p for folder in OUTPUT_FOLDERS for p in (view_dir / folder).glob(pattern)]
     for path in stale:
         path.unlink(missing_ok=True)

@@ -17,9 +17,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from data_preparation.cli import UserError, config_to_dict, parse_config, run_program
-from data_preparation.files import remove_temporaries
-from . import storage
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_to_dict, parse_config, run_program
+from echo_from_noise.files import remove_temporaries
+from echo_from_noise import storage
 from .checkpoint import (checkpoint_name, configs_of, latest_checkpoint, load_checkpoint,
                          prune_checkpoints, rng_states, save_checkpoint, set_rng_states)
 from .config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
@@ -27,7 +28,7 @@ from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
 from .diffusion import create_diffusion
 from .distributed import DistContext, all_reduce_sum, barrier, run_distributed
 from .ema import EMA
-from .precision import autocast_dtype
+from echo_from_noise.device import autocast_dtype
 from .logger import ProgressLog
 from .unet import SPADEUNet
 

@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from echo_from_noise.staging import pid_alive
+
 HOST = socket.gethostname()
 STALE_SUFFIX = ".stale"  # a claim being taken over: <claim>.<hex>.stale
 
@@ -37,16 +39,6 @@ def _read(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return owner if isinstance(owner, dict) else {}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
 
 
 class Claims:
@@ -75,7 +67,7 @@ class Claims:
             return False  # another host's, or still being written: only the timeout tells
         if owner["pid"] == os.getpid():
             return owner.get("token") != self.token
-        return not _pid_alive(owner["pid"])
+        return not pid_alive(owner["pid"])
 
     def claim(self, path: Path) -> bool:
         """Claim ``path``: True if it is now ours (it was free, or stale and taken over)."""

@@ -41,7 +41,7 @@ def synthetic_camus_dir(tmp_path_factory) -> Path:
     Same layout as the official NIfTI release: database_nifti/patientNNNN/..., database_split/...
     Treat it as read-only (it is shared by every test of the session).
     """
-    from data_preparation.synthetic_camus import make_synthetic_camus
+    from embedded_camus.generate import make_synthetic_camus
 
     return make_synthetic_camus(tmp_path_factory.mktemp("synthetic_camus"), num_patients=6, seed=0,
                                 size=64)

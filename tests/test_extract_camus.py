@@ -13,8 +13,8 @@ import pytest
 import SimpleITK as sitk
 
 from data_preparation.extract_camus import main as extract_main
-from data_preparation.files import list_pngs, read_png
-from data_preparation.labels import SPLITS, VIEWS
+from echo_from_noise.files import list_pngs, read_png
+from echo_from_noise.contract import SPLITS, VIEWS
 
 from .conftest import SMALL_SIZE, expect_user_error, small_patient_numbers, subprocess_env
 

@@ -14,8 +14,8 @@ from scipy import ndimage
 
 from data_preparation.augmentation import (AugmentationParams, augment_map, augmentation_rng,
                                            bspline_weights, random_displacement)
-from data_preparation.files import list_pngs, read_png, write_png
-from data_preparation.labels import SPLITS, VIEWS, sector_to_camus
+from echo_from_noise.files import list_pngs, read_png, write_png
+from echo_from_noise.contract import SPLITS, VIEWS, sector_to_camus
 from data_preparation.prepare_labels import main as labels_main
 from data_preparation.sector_mask import sector_mask
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_preparation.files import list_pngs, read_png, write_png
-from data_preparation.labels import SPLITS, VIEWS, sector_to_camus
+from echo_from_noise.files import list_pngs, read_png, write_png
+from echo_from_noise.contract import SPLITS, VIEWS, sector_to_camus
 from data_preparation.prepare_segmentation_data import main as seg_main
 
 from .conftest import SMALL_SIZE, expect_user_error, subprocess_env

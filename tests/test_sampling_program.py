@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_preparation.files import list_pngs, read_png, write_png
+from echo_from_noise.files import list_pngs, read_png, write_png
 from semantic_diffusion_model.checkpoint import load_checkpoint, load_model, save_checkpoint
 from semantic_diffusion_model.data import one_hot, read_image, read_map
 from semantic_diffusion_model.diffusion import get_named_beta_schedule

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_preparation.files import write_png
+from echo_from_noise.files import write_png
 from semantic_diffusion_model.checkpoint import list_checkpoints, load_checkpoint, load_model
 from semantic_diffusion_model.config import TrainConfig
 from semantic_diffusion_model.data import PairData, batch_indices, one_hot, read_map, to_model_range

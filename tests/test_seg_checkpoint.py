@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from data_preparation.cli import UserError, config_to_dict
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_to_dict
 from echo_segmentation.config import TrainConfig, resolve_preset
 from echo_segmentation.model import (CHECKPOINT_KIND, build_network, load_model,
                                      save_checkpoint)
@@ -69,7 +70,7 @@ def test_presets_build_networks_that_map_one_channel_to_four_classes(preset, net
     with torch.no_grad():
         logits = model(torch.zeros(1, 1, size, size))
     assert logits.shape == (1, 4, size, size)
-    if preset == "paper":  # DESIGN.md: 8 levels of 2..256 channels, no residual units
+    if preset == "paper":  # the published harness: 8 levels of 2..256 channels, no residual units
         assert config.channels == (2, 4, 8, 16, 32, 64, 128, 256) and config.strides == (2,) * 7
         assert config.num_res_units == 0 and config.batch_size == 1 and config.loss == "ce"
         assert (config.lr, config.lr_min, config.epochs, size) == (1e-3, 1e-4, 300, 256)

@@ -13,7 +13,7 @@ import torch
 from echo_segmentation import compare, test, train
 from echo_segmentation.config import TrainConfig, resolve_preset
 from echo_segmentation.model import build_network, save_checkpoint
-from data_preparation.cli import config_to_dict
+from echo_from_noise.cli import config_to_dict
 from tests.conftest import REPO, subprocess_env
 
 TINY = ["--channels", "4", "8", "--strides", "2", "--num-res-units", "0", "--image-size", "32",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_preparation.files import read_png
+from echo_from_noise.files import read_png
 from echo_segmentation import compare, test, train
 from echo_segmentation.metrics import image_metrics
 from echo_segmentation.model import read_checkpoint

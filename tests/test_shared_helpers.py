@@ -7,8 +7,10 @@ from typing import Optional
 import numpy as np
 import pytest
 
-from data_preparation.cli import UserError, config_from_dict, config_to_dict, parse_config
-from data_preparation.files import atomic_path, read_label_png, read_png, remove_temporaries, write_png
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_from_dict, config_to_dict, parse_config
+from echo_from_noise.files import (atomic_path, read_label_png, read_png, remove_temporaries,
+                                   write_png)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The embedded synthetic CAMUS-format data set (data_preparation.synthetic_camus)."""
+"""The embedded synthetic CAMUS-format data set (embedded_camus.generate)."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,9 @@ import nibabel
 import numpy as np
 import pytest
 
-from data_preparation import synthetic_camus
-from data_preparation.labels import SPLITS, VIEWS
-from data_preparation.synthetic_camus import make_synthetic_camus, render_patient
+from embedded_camus import generate as synthetic_camus
+from echo_from_noise.contract import SPLITS, VIEWS
+from embedded_camus.generate import make_synthetic_camus, render_patient
 
 from .conftest import REPO, subprocess_env
 
@@ -159,7 +159,7 @@ def test_refuses_unwritable_or_foreign_output(tmp_path, capsys, synthetic_camus_
 def test_command_line_writes_set_and_figure(tmp_path):
     out = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, "-m", "data_preparation.synthetic_camus", "--out-dir", str(out),
+        [sys.executable, "-m", "embedded_camus.generate", "--out-dir", str(out),
          "--num-patients", "3", "--size", "32", "--seed", "7"],
         cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -171,7 +171,7 @@ def test_command_line_writes_set_and_figure(tmp_path):
 
 def test_extraction_reads_the_set_unchanged(tmp_path, synthetic_camus_dir):
     from data_preparation import extract_camus
-    from data_preparation.files import read_label_png, read_png
+    from echo_from_noise.files import read_label_png, read_png
 
     out = tmp_path / "extract"
     extract_camus.main(["--camus-dir", str(synthetic_camus_dir), "--out-dir", str(out),

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data_preparation.files import list_pngs
+from echo_from_noise.files import list_pngs
 from tests.conftest import REPO, subprocess_env
 from tests.test_seg_errors import TINY, checkpoint  # noqa: F401 (checkpoint is a fixture)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from data_preparation.cli import UserError
+from echo_from_noise.errors import UserError
 
 from . import ddim, ddpm, dpm_solver, heun
 from .noise import PerSampleNoise, noise_seed

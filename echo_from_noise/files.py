@@ -17,6 +17,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .errors import UserError
+
 PNG_SUFFIX = ".png"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -46,8 +48,6 @@ def remove_temporaries(folder: str | Path, suffix: str = "") -> int:
 
 def write_png(path: str | Path, array: np.ndarray) -> None:
     """Write a 2-D uint8 array as a grey PNG (or H x W x 3 as colour, RGB order), atomically."""
-    from .cli import UserError
-
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise ValueError(f"write_png expects uint8, got {array.dtype} for {path}")
@@ -84,8 +84,6 @@ def _png_is_whole(data: bytes) -> bool:
 
 def read_png(path: str | Path, color: bool = False) -> np.ndarray:
     """Read a PNG as uint8 (grey H x W, or RGB H x W x 3 with ``color``); UserError if unreadable."""
-    from .cli import UserError
-
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
@@ -113,8 +111,6 @@ def read_png(path: str | Path, color: bool = False) -> np.ndarray:
 
 def read_label_png(path: str | Path, num_classes: int) -> np.ndarray:
     """Read a label map PNG and check every value is in 0..num_classes-1."""
-    from .cli import UserError
-
     labels = read_png(path)
     bad = np.unique(labels[labels >= num_classes])
     if bad.size:
@@ -135,8 +131,6 @@ def list_pngs(folder: str | Path) -> list[Path]:
 
 def check_writable(folder: str | Path) -> Path:
     """Create ``folder`` if needed and check a file can be written in it."""
-    from .cli import UserError
-
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)

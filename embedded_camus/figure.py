@@ -4,7 +4,7 @@ Works on any folder in the NIfTI release layout (the synthetic set, or a real CA
 looking at it locally; never put real CAMUS images in the repository: licence).
 
 Example:
-    python -m data_preparation.synthetic_camus_figure --camus-dir /tmp/synthetic_camus \
+    python -m embedded_camus.figure --camus-dir /tmp/synthetic_camus \
         --out docs/figures/synthetic_camus_examples.png --patients 1 2 3 --dpi 80
 """
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import UserError, parse_config, run_program
-from .files import atomic_path
-from .labels import CAMUS_COLOURS, VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.files import atomic_path
+from echo_from_noise.contract import CAMUS_COLOURS, VIEWS
 
 
 @dataclass

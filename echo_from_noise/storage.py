@@ -1,6 +1,6 @@
 """Local paths and object-store URLs (gs://, az://, via blobfile) behind one small interface.
 
-Local files go through data_preparation.files (atomic writes); URLs go through blobfile, whose
+Local files go through echo_from_noise.files (atomic writes); URLs go through blobfile, whose
 objects only appear once the upload has completed, so both are written all-or-nothing.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from data_preparation.cli import UserError
-from data_preparation.files import atomic_path, check_writable
+from .errors import UserError
+from .files import atomic_path, check_writable
 
 URL_PREFIXES = ("gs://", "az://", "https://")
 

@@ -27,13 +27,10 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from .errors import UserError
 from .files import atomic_path
 
 T = TypeVar("T")
-
-
-class UserError(Exception):
-    """A problem with the user's input (file, folder, option): reported in one line, exit 2."""
 
 
 def _field_type(cls: type, f: dataclasses.Field) -> Any:

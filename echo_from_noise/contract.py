@@ -1,4 +1,4 @@
-"""Label encodings shared by every stage (DESIGN.md "Data conventions").
+"""The data contract between the steps (docs/data_contract.md): views, splits, label encodings.
 
 CAMUS labels: 0 background, 1 LV endocardium (cavity), 2 LV myocardium, 3 left atrium.
 Sector maps (the diffusion model's condition): 0 outside the sector, 1 LV cavity, 2 tissue inside

@@ -18,7 +18,8 @@ from typing import Iterator
 PREFIX = ".staging-"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is running (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -34,7 +35,7 @@ def remove_stale_staging(out_dir: Path) -> None:
             pid = int(folder.name[len(PREFIX):].split("-")[0])
         except ValueError:
             continue
-        if not _alive(pid):
+        if not pid_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ same seed and size holds a smaller one's patients unchanged (the split lists are
 resumes with the same command.
 
 Example:
-    python -m data_preparation.synthetic_camus --out-dir /tmp/synthetic_camus --num-patients 60
+    python -m embedded_camus.generate --out-dir /tmp/synthetic_camus --num-patients 60
 """
 from __future__ import annotations
 
@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .cli import UserError, config_to_dict, parse_config, run_program, save_config
-from .files import atomic_path, check_writable
-from .heart_phantom import HeartFrame, draw_anatomy
-from .labels import SPLITS, VIEWS
-from .ultrasound_simulation import draw_scanner, simulate
+from echo_from_noise.errors import UserError
+from echo_from_noise.cli import config_to_dict, parse_config, run_program, save_config
+from echo_from_noise.files import atomic_path, check_writable
+from embedded_camus.heart_phantom import HeartFrame, draw_anatomy
+from echo_from_noise.contract import SPLITS, VIEWS
+from embedded_camus.ultrasound_simulation import draw_scanner, simulate
 
 CONFIG_FILE = "synthetic_camus_config.json"
 FIGURE_FILE = "synthetic_camus_examples.png"
@@ -171,7 +172,7 @@ def generate(config: Config, progress: bool = True) -> Path:
     splits = split_patients(config.num_patients, config.seed, config.validation_fraction,
                             config.testing_fraction)
     save_config(config, root / CONFIG_FILE, extra={
-        "program": "data_preparation.synthetic_camus",
+        "program": "embedded_camus.generate",
         "patients_per_split": {s: len(splits[s]) for s in SPLITS}})
     todo = [n for n in range(1, config.num_patients + 1)
             if not all(p.is_file() for v in VIEWS for p in frame_files(root, n, v))]
@@ -183,7 +184,7 @@ def generate(config: Config, progress: bool = True) -> Path:
         with atomic_path(path) as tmp:
             tmp.write_text("".join(f"{patient_name(n)}\n" for n in splits[split]))
     if config.figure:
-        from .synthetic_camus_figure import save_examples_figure
+        from embedded_camus.figure import save_examples_figure
 
         save_examples_figure(root, root / FIGURE_FILE, patients=min(3, config.num_patients))
     return root

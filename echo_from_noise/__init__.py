@@ -1,0 +1,11 @@
+"""Helpers shared by every package of echo-from-noise; it imports none of them.
+
+errors    UserError: bad input, reported as one line and exit status 2
+cli       a configuration dataclass -> command-line options, saved configurations, run_program
+files     atomic writes, checked PNG reading and writing, temporary-file clean-up
+staging   all-or-nothing output folders
+storage   local paths and gs:// / az:// URLs behind one interface (checkpoints, logs)
+contract  the data contract between the steps: views, splits, label and sector classes, layout
+resize    the one rule for resizing images and label maps
+device    --device and --precision
+"""
