@@ -155,6 +155,14 @@ def save_config(config: Any, path: str | Path, extra: dict[str, Any] | None = No
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def require_at_least(config: Any, **minimums: float) -> None:
+    """UserError "--batch-size must be at least 1, got 0" for the first option below its minimum."""
+    for name, minimum in minimums.items():
+        value = getattr(config, name)
+        if value < minimum:
+            raise UserError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}")
+
+
 def run_program(body: Callable[[], Any]) -> None:
     """Run a program's body; a UserError becomes one line on stderr and exit status 2."""
     try:

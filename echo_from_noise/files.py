@@ -7,12 +7,13 @@ Every read checks what it got and raises ``UserError`` naming the file and the p
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import struct
 import uuid
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -118,6 +119,25 @@ def read_label_png(path: str | Path, num_classes: int) -> np.ndarray:
             f"{path}: label values {bad.tolist()} outside 0..{num_classes - 1}"
         )
     return labels
+
+
+def read_labelled_image(image_path: str | Path, label_path: str | Path, num_classes: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """An image and its label map (values 0..num_classes-1), checked to have the same size."""
+    image = read_png(image_path)
+    labels = read_label_png(label_path, num_classes)
+    if image.shape != labels.shape:
+        raise UserError(f"{label_path}: size {labels.shape} differs from its image "
+                        f"{image_path} {image.shape}")
+    return image, labels
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file's content; UserError naming the file if it cannot be read or parsed."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: not readable JSON ({error})") from None
 
 
 def list_pngs(folder: str | Path) -> list[Path]:
