@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from echo_from_noise.files import atomic_path
 from echo_from_noise.contract import SECTOR_COLOURS, SECTOR_NAMES
+from echo_from_noise.files import atomic_path
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Example:
 
 def save_augmentation_figure(path: str | Path, examples: list[Example]) -> None:
     """Rows: one map each (real image with the map's outline, the map, augmented maps k = 0..)."""
-    import matplotlib
+    import matplotlib  # here, not at the top: ~1 s to import, and only the figure needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

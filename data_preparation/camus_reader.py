@@ -3,8 +3,9 @@
 Two layouts exist and are told apart by their folders:
 
 - 2023 NIfTI release: ``database_nifti/patientNNNN/patientNNNN_<VIEW>[_gt].nii.gz`` with the
-  official split in ``database_split/subgroup_{training,validation,testing}.txt``. nibabel returns
-  the arrays with axis 0 across the sector and the apex on the left, so they are transposed.
+  official split in ``database_split/subgroup_{training,validation,testing}.txt``
+  (docs/data_contract.md, "The CAMUS input"). nibabel returns the arrays with axis 0 across the
+  sector and the apex on the left, so they are transposed.
 - 2019 release: ``training/`` and ``testing/`` folders of ``patientNNNN`` with
   ``patientNNNN_<VIEW>[_gt].mhd`` (+ .raw). SimpleITK already returns rows = depth, apex at the
   top. Training patients 1-50 form the validation split (as in the published code).
@@ -14,22 +15,27 @@ Two layouts exist and are told apart by their folders:
 """
 from __future__ import annotations
 
-import math
 import re
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from echo_from_noise.contract import (CAMUS_CLASSES, CAMUS_NIFTI_FOLDER, SPLITS, VIEWS,
+                                      camus_frame_paths, camus_patient_folder, camus_split_list,
+                                      frame_stem, patient_name)
 from echo_from_noise.errors import UserError
-from echo_from_noise.contract import CAMUS_CLASSES, SPLITS, VIEWS
+from echo_from_noise.files import require_folder
+
+from .metaimage import check_data_file
 
 PATIENT_RE = re.compile(r"^patient(\d{4})$")
 VALIDATION_PATIENTS_2019 = range(1, 51)  # training patients 1-50 become validation
-MET_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4,
-             "MET_UINT": 4, "MET_LONG": 4, "MET_ULONG": 4, "MET_LONG_LONG": 8,
-             "MET_ULONG_LONG": 8, "MET_FLOAT": 4, "MET_DOUBLE": 8}  # MetaImage element sizes
+
+Spacing = tuple[float, float]  # (row_mm, col_mm)
 
 
 @dataclass(frozen=True)
@@ -44,14 +50,7 @@ class Frame:
 
     @property
     def stem(self) -> str:
-        return f"{self.patient}_{self.view}_{self.split}"
-
-
-Spacing = tuple[float, float]  # (row_mm, col_mm)
-
-
-def patient_name(number: int) -> str:
-    return f"patient{number:04d}"
+        return frame_stem(self.patient, self.view, self.split)
 
 
 def _as_image(array: np.ndarray, path: Path) -> np.ndarray:
@@ -94,16 +93,62 @@ def _require_files(frame: Frame) -> None:
             raise UserError(f"{path}: file not found")
 
 
-class NiftiRelease:
+class CamusRelease(ABC):
+    """What both releases share: each patient's split, the frames to read, and reading a frame.
+
+    A release says where a frame's files are (``frame_files``), how to load one file (``load``:
+    the volume with its header, and its array), how to turn an array apex-up (``apex_up``) and
+    what pixel size a volume has (``spacing``).
+    """
+
+    name = ""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.split_of: dict[str, str] = {}  # patientNNNN -> split
+
+    def patients(self) -> list[str]:
+        return sorted(self.split_of)
+
+    def frames(self, views, patients) -> list[Frame]:
+        return [Frame(p, v, self.split_of[p], *self.frame_files(p, v))
+                for p in patients for v in views]
+
+    def read(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, Spacing | None]:
+        _require_files(frame)
+        volume, image = self.load(frame.image_path)
+        _, labels = self.load(frame.label_path)
+        image = self.apex_up(_as_image(image, frame.image_path))
+        labels = self.apex_up(_as_labels(labels, frame.label_path))
+        _check_pair(image, labels, frame)
+        return image, labels, self.spacing(volume)
+
+    @abstractmethod
+    def frame_files(self, patient: str, view: str) -> tuple[Path, Path]:
+        """The image and label files of one patient's view."""
+
+    @abstractmethod
+    def load(self, path: Path) -> tuple[Any, np.ndarray]:
+        """The volume (with its header) and the array of one file; UserError if unreadable."""
+
+    @abstractmethod
+    def apex_up(self, array: np.ndarray) -> np.ndarray:
+        """The array as rows = depth, apex at the top."""
+
+    @abstractmethod
+    def spacing(self, volume: Any) -> Spacing | None:
+        """The pixel size (row_mm, col_mm) of the apex-up frame, or None where unknown."""
+
+
+class NiftiRelease(CamusRelease):
     """The 2023 CAMUS release (database_nifti + database_split)."""
 
     name = "nifti-2023"
 
     def __init__(self, root: Path):
-        self.root = root
-        self.split_of: dict[str, str] = {}
+        super().__init__(root)
         for split in SPLITS:
-            list_file = root / "database_split" / f"subgroup_{split}.txt"
+            list_file = camus_split_list(root, split)
             if not list_file.is_file():
                 raise UserError(f"{list_file}: split list not found")
             for line in list_file.read_text().split():
@@ -111,28 +156,21 @@ class NiftiRelease:
                     raise UserError(f"{list_file}: {line!r} is not a patient name (patientNNNN)")
                 if line in self.split_of:
                     raise UserError(f"{list_file}: {line} is already listed in "
-                                    f"subgroup_{self.split_of[line]}.txt")
+                                    f"{self._list_name(line)}")
                 self.split_of[line] = split
 
-    def patients(self) -> list[str]:
-        return sorted(self.split_of)
+    def _list_name(self, patient: str) -> str:
+        return camus_split_list(self.root, self.split_of[patient]).name
 
-    def frames(self, views, patients) -> list[Frame]:
-        frames = []
-        for patient in patients:
-            folder = self.root / "database_nifti" / patient
-            if not folder.is_dir():
-                raise UserError(f"{folder}: patient folder not found (listed in "
-                                f"subgroup_{self.split_of[patient]}.txt)")
-            for view in views:
-                frames.append(Frame(patient, view, self.split_of[patient],
-                                    folder / f"{patient}_{view}.nii.gz",
-                                    folder / f"{patient}_{view}_gt.nii.gz"))
-        return frames
+    def frame_files(self, patient: str, view: str) -> tuple[Path, Path]:
+        folder = camus_patient_folder(self.root, patient)
+        if not folder.is_dir():
+            raise UserError(f"{folder}: patient folder not found (listed in "
+                            f"{self._list_name(patient)})")
+        return camus_frame_paths(self.root, patient, view)
 
-    @staticmethod
-    def _load(path: Path):
-        import nibabel
+    def load(self, path: Path) -> tuple[Any, np.ndarray]:
+        import nibabel  # here, not at the top: only this release needs it (0.3 s to import)
 
         try:
             volume = nibabel.load(str(path))
@@ -140,18 +178,10 @@ class NiftiRelease:
         except Exception as error:  # nibabel raises many types on a broken file
             raise UserError(f"{path}: cannot read NIfTI ({error})") from None
 
-    def read(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, Spacing | None]:
-        _require_files(frame)
-        volume, image = self._load(frame.image_path)
-        _, labels = self._load(frame.label_path)
-        # transpose: rows become depth, apex at the top
-        image = _as_image(image, frame.image_path).T
-        labels = _as_labels(labels, frame.label_path).T
-        _check_pair(image, labels, frame)
-        return image, labels, self._spacing(volume)
+    def apex_up(self, array: np.ndarray) -> np.ndarray:
+        return array.T  # stored with axis 0 across the sector, the apex on the left
 
-    @staticmethod
-    def _spacing(volume) -> Spacing | None:
+    def spacing(self, volume: Any) -> Spacing | None:
         """Pixel size (row_mm, col_mm) of the transposed frame, or None when the file has none.
 
         A header with unknown units and unit zooms (e.g. camus_224, resized) carries no spacing.
@@ -166,54 +196,13 @@ class NiftiRelease:
         return row * to_mm, col * to_mm
 
 
-def _mhd_header(path: Path) -> dict[str, str]:
-    """The ``key = value`` fields of a MetaImage header, up to ElementDataFile (its last one)."""
-    fields = {}
-    for line in path.read_text(encoding="latin-1").splitlines():
-        key, equals, value = line.partition("=")
-        if equals:
-            fields[key.strip()] = value.strip()
-        if key.strip() == "ElementDataFile":
-            break
-    return fields
-
-
-def _promised_bytes(header: dict[str, str]) -> int | None:
-    """The data file size a MetaImage header promises, or None where it cannot tell."""
-    try:
-        if header.get("CompressedData", "").lower() == "true":
-            return int(header["CompressedDataSize"])
-        elements = math.prod(int(n) for n in header["DimSize"].split())
-        channels = int(header.get("ElementNumberOfChannels", "1"))
-        skipped = max(int(header.get("HeaderSize", "0")), 0)  # -1: the data ends the file
-        return elements * channels * MET_BYTES[header["ElementType"]] + skipped
-    except (KeyError, ValueError):
-        return None
-
-
-def _check_data_file(path: Path) -> None:
-    """Check the .raw of a .mhd exists and is as long as the header says. SimpleITK would print
-    its own messages from C++ and then blame the wrong thing ("No such file or directory")."""
-    header = _mhd_header(path)
-    name = header.get("ElementDataFile", "LOCAL")
-    if name in ("LOCAL", "LIST") or "%" in name:  # data inside the header file, or in several
-        return
-    raw = path.parent / name
-    if not raw.is_file():
-        raise UserError(f"{raw}: file not found (the data of {path})")
-    promised, size = _promised_bytes(header), raw.stat().st_size
-    if promised is not None and size < promised:
-        raise UserError(f"{raw}: has {size} bytes, header {path} promises {promised}")
-
-
-class MhdRelease:
+class MhdRelease(CamusRelease):
     """The 2019 CAMUS release (training/ and testing/ folders of .mhd/.raw files)."""
 
     name = "mhd-2019"
 
     def __init__(self, root: Path):
-        self.root = root
-        self.split_of: dict[str, str] = {}
+        super().__init__(root)
         self.folder_of: dict[str, Path] = {}
         testing = sorted((root / "testing").glob("patient*")) if (root / "testing").is_dir() else []
         test_has_labels = any((root / "testing").glob("patient*/*_gt.mhd"))
@@ -234,19 +223,14 @@ class MhdRelease:
             self.split_of[folder.name] = split
             self.folder_of[folder.name] = folder
 
-    def patients(self) -> list[str]:
-        return sorted(self.split_of)
+    def frame_files(self, patient: str, view: str) -> tuple[Path, Path]:
+        folder = self.folder_of[patient]
+        return folder / f"{patient}_{view}.mhd", folder / f"{patient}_{view}_gt.mhd"
 
-    def frames(self, views, patients) -> list[Frame]:
-        return [Frame(p, v, self.split_of[p], self.folder_of[p] / f"{p}_{v}.mhd",
-                      self.folder_of[p] / f"{p}_{v}_gt.mhd")
-                for p in patients for v in views]
+    def load(self, path: Path) -> tuple[Any, np.ndarray]:
+        import SimpleITK as sitk  # here, not at the top: only this release needs it (0.5 s)
 
-    @staticmethod
-    def _load(path: Path):
-        import SimpleITK as sitk
-
-        _check_data_file(path)
+        check_data_file(path)
         try:
             volume = sitk.ReadImage(str(path))
             return volume, sitk.GetArrayFromImage(volume)
@@ -254,23 +238,18 @@ class MhdRelease:
             first = str(error).strip().splitlines()[-1] if str(error).strip() else "unreadable"
             raise UserError(f"{path}: cannot read MetaImage ({first})") from None
 
-    def read(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, Spacing | None]:
-        _require_files(frame)
-        volume, image = self._load(frame.image_path)
-        _, labels = self._load(frame.label_path)
-        image = _as_image(image, frame.image_path)  # SimpleITK: rows = depth, apex up
-        labels = _as_labels(labels, frame.label_path)
-        _check_pair(image, labels, frame)
+    def apex_up(self, array: np.ndarray) -> np.ndarray:
+        return array  # SimpleITK already returns rows = depth, apex at the top
+
+    def spacing(self, volume: Any) -> Spacing:
         col, row = volume.GetSpacing()[:2]
-        return image, labels, (float(row), float(col))
+        return float(row), float(col)
 
 
 def open_camus(root: str | Path) -> NiftiRelease | MhdRelease:
     """Detect the CAMUS release in ``root`` and open it."""
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"{root}: CAMUS folder not found")
-    if (root / "database_nifti").is_dir():
+    root = require_folder(root, "CAMUS folder")
+    if (root / CAMUS_NIFTI_FOLDER).is_dir():
         return NiftiRelease(root)
     if (root / "training").is_dir() and any((root / "training").glob("patient*/*.mhd")):
         return MhdRelease(root)
@@ -278,7 +257,7 @@ def open_camus(root: str | Path) -> NiftiRelease | MhdRelease:
                     "database_split/ of the 2023 release, or training/patientNNNN/*.mhd of 2019)")
 
 
-def select_frames(release, views=VIEWS, patients=None) -> list[Frame]:
+def select_frames(release: CamusRelease, views=VIEWS, patients=None) -> list[Frame]:
     """The frames of ``views`` for all patients, or only the patient numbers in ``patients``."""
     known = release.patients()
     if patients:

@@ -23,15 +23,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .camus_reader import open_camus, select_frames
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import parse_config, run_program, save_config
-from echo_from_noise.files import atomic_path, check_writable, write_png
-from echo_from_noise.contract import VIEWS
+from echo_from_noise.contract import SPACING_FILE, VIEWS, extract_pair_paths
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import atomic_path, check_writable, read_json, write_png
 from echo_from_noise.resize import resize_image, resize_labels
-from echo_from_noise.staging import staged_output
+from echo_from_noise.staging import check_all_inputs, staged_output
 
-SPACING_FILE = "spacing.json"
+from .camus_reader import open_camus, select_frames
+
 CONFIG_FILE = "extract_config.json"
 
 
@@ -50,25 +50,13 @@ class Config:
         "help": "only these patient numbers (e.g. 1 2 200); default all patients of the split lists"})
 
 
-def frame_paths(root: Path, view: str, split: str, stem: str) -> tuple[Path, Path]:
-    """Image and annotation paths of one extracted frame (step 1 layout)."""
-    return (root / view / "images" / split / f"{stem}.png",
-            root / view / "annotations" / split / f"{stem}.png")
-
-
 def _merge_spacing(out_dir: Path, spacing: dict[str, list[float]]) -> None:
+    """Add this run's pixel sizes to those of earlier runs (e.g. with other --patients)."""
     path = out_dir / SPACING_FILE
-    known = json.loads(path.read_text()) if path.is_file() else {}
+    known = read_json(path) if path.is_file() else {}
     known.update(spacing)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n")
-
-
-def check_frames(release, frames) -> None:
-    """Read every frame once, so that bad input is found before anything is created. The bar
-    shows only on a terminal (where it is erased), so a failure prints nothing but its error."""
-    for frame in tqdm(frames, desc="check inputs", unit="frame", leave=False, disable=None):
-        release.read(frame)
 
 
 def extract(config: Config) -> dict[str, int]:
@@ -76,14 +64,15 @@ def extract(config: Config) -> dict[str, int]:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
     release = open_camus(config.camus_dir)
     frames = select_frames(release, config.views, config.patients)
-    check_frames(release, frames)
+    check_all_inputs(frames, release.read, unit="frame")
     out_dir = check_writable(config.out_dir)
     spacing: dict[str, list[float]] = {}
     counts: Counter = Counter()
     with staged_output(out_dir) as staging:
         for frame in tqdm(frames, desc="extract", unit="frame"):
             image, labels, pixel_mm = release.read(frame)
-            image_path, label_path = frame_paths(staging, frame.view, frame.split, frame.stem)
+            image_path, label_path = extract_pair_paths(staging, frame.view, frame.split,
+                                                        frame.stem)
             write_png(image_path, resize_image(image, config.size))
             write_png(label_path, resize_labels(labels, config.size))
             if pixel_mm is not None:

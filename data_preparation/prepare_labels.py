@@ -23,15 +23,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
+
+from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.contract import (AUGMENTED_SUFFIX, CAMUS_CLASSES, SPLITS, VIEWS,
+                                      augmented_maps_folder, augmented_stem, augmented_view,
+                                      camus_to_sector, image_label_folders, png_name,
+                                      sector_map_folders)
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_labelled_image,
+                                   require_folder, write_png)
+from echo_from_noise.staging import check_all_inputs
 
 from .augmentation import augment_map, augmentation_rng
 from .augmentation_figure import Example, save_augmentation_figure
-from echo_from_noise.errors import UserError
-from echo_from_noise.cli import parse_config, run_program, save_config
-from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_label_png,
-                                   read_png, write_png)
-from echo_from_noise.contract import CAMUS_CLASSES, SPLITS, VIEWS, camus_to_sector
 from .sector_mask import sector_mask
 
 CONFIG_FILE = "labels_config.json"
@@ -57,14 +63,17 @@ class Config:
 
 @dataclass(frozen=True)
 class Item:
+    """One extracted frame (step 1) to turn into a sector map."""
+
     view: str
     split: str
+    stem: str
     image_path: Path
     label_path: Path
 
-    @property
-    def stem(self) -> str:
-        return self.image_path.stem
+
+# folder -> the names this run wrote there; older files in those folders are removed at the end
+Written = dict[Path, set[str]]
 
 
 def find_items(extract_dir: Path, views, augment_splits) -> list[Item]:
@@ -72,8 +81,7 @@ def find_items(extract_dir: Path, views, augment_splits) -> list[Item]:
     items = []
     for view in views:
         for split in SPLITS:
-            image_dir = extract_dir / view / "images" / split
-            label_dir = extract_dir / view / "annotations" / split
+            image_dir, label_dir = image_label_folders(extract_dir / view, split)
             images = {p.name: p for p in list_pngs(image_dir)}
             labels = {p.name: p for p in list_pngs(label_dir)}
             for name in sorted(set(images) ^ set(labels)):
@@ -81,73 +89,86 @@ def find_items(extract_dir: Path, views, augment_splits) -> list[Item]:
                 raise UserError(f"{missing}: file not found (its pair exists)")
             if not images and split in augment_splits:
                 raise UserError(f"{image_dir}: no extracted frames for split {split!r} to augment")
-            items += [Item(view, split, images[n], labels[n]) for n in sorted(images)]
+            items += [Item(view, split, images[n].stem, images[n], labels[n])
+                      for n in sorted(images)]
     return items
 
 
-def read_item(item: Item, threshold: int):
+def read_item(item: Item, threshold: int) -> tuple[np.ndarray, np.ndarray]:
     """The image and CAMUS labels of one frame, checked (sizes, values, a visible sector)."""
-    image = read_png(item.image_path)
-    labels = read_label_png(item.label_path, CAMUS_CLASSES)
-    if image.shape != labels.shape:
-        raise UserError(f"{item.label_path}: size {labels.shape} differs from the image "
-                        f"{item.image_path} {image.shape}")
+    image, labels = read_labelled_image(item.image_path, item.label_path, CAMUS_CLASSES)
     if not (image > threshold).any():
         raise UserError(f"{item.image_path}: blank image, no ultrasound sector above grey "
                         f"level {threshold}")
     return image, labels
 
 
+def write_real_pair(out_dir: Path, item: Item, sector: np.ndarray, written: Written) -> None:
+    """The frame's sector map, and a byte copy of its real image beside it (diffusion training)."""
+    image_dir, map_dir = sector_map_folders(out_dir, item.view, item.split)
+    name = png_name(item.stem)
+    for folder in (map_dir, image_dir):
+        written.setdefault(folder, set()).add(name)
+    write_png(map_dir / name, sector)
+    with atomic_path(image_dir / name) as tmp:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(item.image_path.read_bytes())
+
+
+def write_augmented_maps(out_dir: Path, item: Item, sector: np.ndarray, config: Config,
+                         written: Written) -> list[np.ndarray]:
+    """Maps k = 0..num_augment-1 of the frame, each from its own random stream."""
+    folder = augmented_maps_folder(out_dir, item.view, item.split)
+    names = written.setdefault(folder, set())  # also with none: older maps there are removed
+    augmented = []
+    for k in range(config.num_augment):
+        augmented.append(augment_map(sector, augmentation_rng(config.seed, item.stem, k)))
+        name = png_name(augmented_stem(item.stem, k))
+        names.add(name)
+        write_png(folder / name, augmented[-1])
+    return augmented
+
+
+def remove_stale(written: Written) -> None:
+    """Delete the files an earlier run with other settings (or inputs) left in our folders."""
+    for folder, names in written.items():
+        for stale in list_pngs(folder):
+            if stale.name not in names:
+                stale.unlink()
+
+
 def prepare_labels(config: Config) -> dict[str, int]:
     if config.num_augment < 0:
         raise UserError(f"--num-augment {config.num_augment}: must be 0 or more")
-    extract_dir = Path(config.extract_dir)
-    if not extract_dir.is_dir():
-        raise UserError(f"{extract_dir}: extraction folder not found")
+    extract_dir = require_folder(config.extract_dir, "extraction folder")
     items = find_items(extract_dir, config.views, config.splits)
     if not items:
         raise UserError(f"{extract_dir}: no extracted frames for views {list(config.views)}")
-    for item in tqdm(items, desc="check inputs", unit="frame", leave=False):
-        read_item(item, config.threshold)  # all bad input is found before anything is written
+    check_all_inputs(items, lambda item: read_item(item, config.threshold), unit="frame")
     out_dir = check_writable(config.out_dir)
     save_config(config, out_dir / CONFIG_FILE)
 
     counts: Counter = Counter()
-    written: dict[Path, set[str]] = {}
+    written: Written = {}
     examples: dict[str, Example] = {}
     for item in tqdm(items, desc="sector maps", unit="map"):
         image, labels = read_item(item, config.threshold)
         sector = camus_to_sector(labels, sector_mask(image, config.threshold))
-        view_dir = out_dir / item.view
-        for kind in ("sector_annotations", "images"):
-            written.setdefault(view_dir / kind / item.split, set()).add(f"{item.stem}.png")
-        write_png(view_dir / "sector_annotations" / item.split / f"{item.stem}.png", sector)
-        with atomic_path(view_dir / "images" / item.split / f"{item.stem}.png") as tmp:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(item.image_path.read_bytes())
+        write_real_pair(out_dir, item, sector, written)
         counts[f"{item.view}/{item.split}"] += 1
         if item.split not in config.splits:
             continue
-        aug_dir = out_dir / f"{item.view}_augmented" / "sector_annotations" / item.split
-        names = written.setdefault(aug_dir, set())
-        augmented = []
-        for k in range(config.num_augment):
-            augmented.append(augment_map(sector, augmentation_rng(config.seed, item.stem, k)))
-            names.add(f"{item.stem}_{k}.png")
-            write_png(aug_dir / f"{item.stem}_{k}.png", augmented[-1])
-        counts[f"{item.view}_augmented/{item.split}"] += len(augmented)
+        augmented = write_augmented_maps(out_dir, item, sector, config, written)
+        counts[f"{augmented_view(item.view)}/{item.split}"] += len(augmented)
         if item.view not in examples and len(examples) < FIGURE_ROWS and augmented:
             examples[item.view] = Example(item.stem, image, sector, augmented)
 
-    for folder, names in written.items():  # files left by an earlier run with other settings
-        for stale in list_pngs(folder):
-            if stale.name not in names:
-                stale.unlink()
+    remove_stale(written)
     if examples:
         save_augmentation_figure(out_dir / FIGURE_FILE, list(examples.values()))
     save_config(config, out_dir / CONFIG_FILE, extra={"maps": dict(sorted(counts.items()))})
-    print(f"prepared {len(items)} sector maps and "
-          f"{sum(v for k, v in counts.items() if '_augmented' in k)} augmented maps in {out_dir}")
+    augmented_total = sum(v for k, v in counts.items() if AUGMENTED_SUFFIX in k)
+    print(f"prepared {len(items)} sector maps and {augmented_total} augmented maps in {out_dir}")
     return dict(counts)
 
 

@@ -33,17 +33,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import parse_config, run_program, save_config
-from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_label_png,
-                                   read_png, write_png)
-from echo_from_noise.contract import (CAMUS_CLASSES, SECTOR_CLASSES, SPLITS, VIEWS,
+from echo_from_noise.contract import (CAMUS_CLASSES, SECTOR_CLASSES, SPACING_FILE, SPLITS, VIEWS,
+                                      image_label_folders, image_label_paths, sample_folders,
                                       sector_to_camus, stem_parts)
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_json,
+                                   read_labelled_image, require_folder, write_png)
 from echo_from_noise.resize import resize_image, resize_labels
-from echo_from_noise.staging import staged_folder
+from echo_from_noise.staging import check_all_inputs, staged_folder
 
 CONFIG_FILE = "dataset_config.json"
-SYNTHETIC_SPLITS = ("training", "validation")
+SOURCE_SPLITS = ("training", "validation")  # from --source; testing is always real
 
 
 @dataclass
@@ -87,8 +88,7 @@ def dataset_name(config: Config) -> str:
 
 
 def real_pairs(extract_dir: Path, view: str, split: str) -> list[Pair]:
-    image_dir = extract_dir / view / "images" / split
-    label_dir = extract_dir / view / "annotations" / split
+    image_dir, label_dir = image_label_folders(extract_dir / view, split)
     images = list_pngs(image_dir)
     if not images:
         raise UserError(f"{image_dir}: no extracted images (empty {split} split)")
@@ -96,7 +96,7 @@ def real_pairs(extract_dir: Path, view: str, split: str) -> list[Pair]:
 
 
 def synthetic_pairs(samples_dir: Path, view: str) -> list[Pair]:
-    sample_dir, label_dir = samples_dir / view / "samples", samples_dir / view / "labels"
+    sample_dir, label_dir = sample_folders(samples_dir, view)
     samples = list_pngs(sample_dir)
     if not samples:
         raise UserError(f"{sample_dir}: no generated samples")
@@ -106,7 +106,7 @@ def synthetic_pairs(samples_dir: Path, view: str) -> list[Pair]:
         if split == "testing":
             skipped += 1  # the test set is always real
             continue
-        if split not in SYNTHETIC_SPLITS:
+        if split not in SOURCE_SPLITS:
             raise UserError(f"{path}: cannot tell the split from the name (expected "
                             "patientNNNN_<VIEW>_<training|validation>_<k>.png)")
         pairs.append(Pair(split, path.stem, path, label_dir / path.name, True))
@@ -114,45 +114,46 @@ def synthetic_pairs(samples_dir: Path, view: str) -> list[Pair]:
     if skipped or unsampled:
         print(f"note: {view}: {skipped} samples of testing maps skipped (testing stays real), "
               f"{unsampled} label maps without a sample", file=sys.stderr)
-    for split in SYNTHETIC_SPLITS:
+    for split in SOURCE_SPLITS:
         if not any(p.split == split for p in pairs):
             raise UserError(f"{sample_dir}: no samples of the {split} split")
     return pairs
 
 
-def collect_pairs(config: Config) -> list[Pair]:
-    extract_dir = Path(config.extract_dir)
-    if not extract_dir.is_dir():
-        raise UserError(f"{extract_dir}: extraction folder not found")
+def view_pairs(config: Config, extract_dir: Path, view: str) -> list[Pair]:
+    """One view's training and validation pairs (synthetic or real) and its real testing pairs."""
     if config.source == "synthetic":
-        if not config.samples_dir:
-            raise UserError("--samples-dir is required with --source synthetic")
-        if not Path(config.samples_dir).is_dir():
-            raise UserError(f"{config.samples_dir}: samples folder not found")
-    pairs = []
-    for view in config.views:
-        if config.source == "synthetic":
-            pairs += synthetic_pairs(Path(config.samples_dir), view)
-        else:
-            pairs += real_pairs(extract_dir, view, "training")
-            pairs += real_pairs(extract_dir, view, "validation")
-        pairs += real_pairs(extract_dir, view, "testing")
+        pairs = synthetic_pairs(Path(config.samples_dir), view)
+    else:
+        pairs = [p for split in SOURCE_SPLITS for p in real_pairs(extract_dir, view, split)]
+    return pairs + real_pairs(extract_dir, view, "testing")
+
+
+def check_unique_names(pairs: list[Pair]) -> None:
+    """Merged views must not bring two files of one name into the same split."""
     seen: dict[tuple[str, str], Path] = {}
     for pair in pairs:
         key = (pair.split, pair.name)
         if key in seen:
             raise UserError(f"{pair.image_path}: name {pair.name} already taken by {seen[key]}")
         seen[key] = pair.image_path
+
+
+def collect_pairs(config: Config) -> list[Pair]:
+    extract_dir = require_folder(config.extract_dir, "extraction folder")
+    if config.source == "synthetic":
+        if not config.samples_dir:
+            raise UserError("--samples-dir is required with --source synthetic")
+        require_folder(config.samples_dir, "samples folder")
+    pairs = [pair for view in config.views for pair in view_pairs(config, extract_dir, view)]
+    check_unique_names(pairs)
     return pairs
 
 
 def load_pair(pair: Pair, size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The image and its CAMUS labels, checked, resized to ``size`` if given."""
-    image = read_png(pair.image_path)
-    labels = read_label_png(pair.label_path, SECTOR_CLASSES if pair.sector_labels else CAMUS_CLASSES)
-    if image.shape != labels.shape:
-        raise UserError(f"{pair.label_path}: size {labels.shape} differs from the image "
-                        f"{pair.image_path} {image.shape}")
+    classes = SECTOR_CLASSES if pair.sector_labels else CAMUS_CLASSES
+    image, labels = read_labelled_image(pair.image_path, pair.label_path, classes)
     if pair.sector_labels:
         labels = sector_to_camus(labels)
     if size:
@@ -163,28 +164,29 @@ def load_pair(pair: Pair, size: int | None) -> tuple[np.ndarray, np.ndarray]:
 def copy_test_spacing(extract_dir: Path, dataset: Path, pairs: list[Pair], size: int | None) -> None:
     """Carry the real test frames' pixel spacing (EXTRACT/spacing.json) into the dataset, so that
     testing from it reports distances in mm. Skipped with --size (the spacing would change)."""
-    source = extract_dir / "spacing.json"
+    source = extract_dir / SPACING_FILE
     if size is not None or not source.is_file():
         return
-    spacing = json.loads(source.read_text())
+    spacing = read_json(source)
     known = {p.name: spacing[p.name] for p in pairs if p.split == "testing" and p.name in spacing}
     if known:
-        with atomic_path(dataset / "spacing.json") as tmp:
+        with atomic_path(dataset / SPACING_FILE) as tmp:
             tmp.write_text(json.dumps(known, indent=1))
 
 
 def check_pairs(pairs: list[Pair], size: int | None) -> None:
-    """Read every pair once (values, sizes, one size for all), so that bad input is found before
-    anything is created. The bar shows only on a terminal (where it is erased), so a failure
-    prints nothing but its error."""
+    """Read every pair once (values, sizes, one size for all) before anything is created."""
     shapes: dict[tuple[int, int], Path] = {}
-    for pair in tqdm(pairs, desc="check inputs", unit="pair", leave=False, disable=None):
+
+    def check(pair: Pair) -> None:
         image, _ = load_pair(pair, size)
         shapes.setdefault(image.shape, pair.image_path)
         if len(shapes) > 1:
             sizes = ", ".join(f"{s} ({p})" for s, p in shapes.items())
             raise UserError(f"{pair.image_path}: image sizes differ within the dataset: "
                             f"{sizes}; choose one with --size")
+
+    check_all_inputs(pairs, check, unit="pair")
 
 
 def prepare_segmentation_data(config: Config) -> Path:
@@ -198,8 +200,9 @@ def prepare_segmentation_data(config: Config) -> Path:
     with staged_folder(out_root / name) as staging:
         for pair in tqdm(pairs, desc=f"dataset {name}", unit="pair"):
             image, labels = load_pair(pair, config.size)
-            write_png(staging / "images" / pair.split / f"{pair.name}.png", image)
-            write_png(staging / "annotations" / pair.split / f"{pair.name}.png", labels)
+            image_path, label_path = image_label_paths(staging, pair.split, pair.name)
+            write_png(image_path, image)
+            write_png(label_path, labels)
             counts[pair.split] += 1
         copy_test_spacing(Path(config.extract_dir), staging, pairs, config.size)
         save_config(config, staging / CONFIG_FILE,

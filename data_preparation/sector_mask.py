@@ -5,7 +5,7 @@ the cone. Here: threshold, keep the large connected regions (stray bright pixels
 go), then take the convex hull. An apical sector (two straight edges and a convex far arc) is
 convex, so its hull is the cone itself: solid, hole-free, and closed even where dark tissue touches
 its edge. The expert labels are not used: in CAMUS they often reach past the cone (myocardium
-drawn beyond the sector edge), and ``labels.camus_to_sector`` keeps them there anyway.
+drawn beyond the sector edge), and ``contract.camus_to_sector`` keeps them there anyway.
 """
 from __future__ import annotations
 

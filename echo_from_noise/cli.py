@@ -13,6 +13,10 @@ exact configuration next to the program's outputs, so nothing is defined twice.
     def main(argv=None):
         run_program(lambda: extract(parse_config(Config, argv, __doc__)))
 
+A program that runs or resembles another one takes that program's options from its dataclass
+instead of declaring them again: ``prefixed_options`` offers some of them under a prefix (passed on
+by ``prefixed_arguments``), ``with_defaults`` keeps all of them with other defaults.
+
 Errors a user can cause (bad input) are raised as ``UserError``; ``run_program`` turns them into one
 line on stderr and exit status 2, with no traceback.
 """
@@ -25,7 +29,7 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from .errors import UserError
 from .files import atomic_path
@@ -45,15 +49,6 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
         if len(args) == 1:
             return args[0], True
     return tp, False
-
-
-def _parse_bool(text: str) -> bool:
-    low = text.lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -114,6 +109,57 @@ def parse_config(cls: type[T], argv: list[str] | None = None, description: str |
     """Parse command-line options into an instance of the configuration dataclass ``cls``."""
     parser = build_parser(cls, description)
     return config_from_namespace(cls, parser.parse_args(argv))
+
+
+def prefixed_options(cls: type, prefix: str, names: tuple[str, ...], program: str) -> list[tuple]:
+    """Options ``names`` of ``program`` (configured by ``cls``) as options ``prefix + name`` of another.
+
+    Field specifications for ``dataclasses.make_dataclass``: the same type, help text and choices,
+    but optional, with the default None (not given: the default of whoever fills it applies).
+    """
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    specs = []
+    for name in names:
+        metadata = {k: v for k, v in fields[name].metadata.items() if k in ("help", "choices")}
+        metadata["help"] = f"{program} --{name.replace('_', '-')}: {metadata.get('help', '')}"
+        specs.append((prefix + name, Optional[hints[name]],
+                      dataclasses.field(default=None, metadata=metadata)))
+    return specs
+
+
+def option_arguments(name: str, value: Any) -> list[str]:
+    """The command line that gives option ``name`` the ``value`` (what ``build_parser`` reads back).
+
+    ``--name value``; several values for a tuple; ``--name`` / ``--no-name`` for a bool; nothing for
+    None (the option is left out).
+    """
+    flag = "--" + name.replace("_", "-")
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return [flag] if value else ["--no-" + flag[2:]]
+    if isinstance(value, (tuple, list)):
+        return [flag, *map(str, value)]
+    return [flag, str(value)]
+
+
+def prefixed_arguments(config: Any, prefix: str, names: tuple[str, ...]) -> list[str]:
+    """The command line passing each option ``prefix + name`` of ``config`` that is set on as ``--name``."""
+    return [arg for name in names for arg in option_arguments(name, getattr(config, prefix + name))]
+
+
+def with_defaults(cls: type[T], **defaults: Any) -> type[T]:
+    """A subclass of the configuration ``cls`` whose options ``defaults`` have other default values.
+
+    Help texts and choices stay those of ``cls``; e.g. a benchmark's tiny network by default. A name
+    that is not an option of ``cls`` is a KeyError.
+    """
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    specs = [(name, hints[name], dataclasses.field(default=value, metadata=fields[name].metadata))
+             for name, value in defaults.items()]
+    return dataclasses.make_dataclass(cls.__name__, specs, bases=(cls,))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

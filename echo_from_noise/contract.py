@@ -1,18 +1,27 @@
-"""The data contract between the steps (docs/data_contract.md): views, splits, label encodings.
+"""The data contract between the steps, in one place (docs/data_contract.md): views, splits, label
+encodings, names, and the folder layout every program reads and writes.
 
 CAMUS labels: 0 background, 1 LV endocardium (cavity), 2 LV myocardium, 3 left atrium.
 Sector maps (the diffusion model's condition): 0 outside the sector, 1 LV cavity, 2 tissue inside
 the sector, 3 LV myocardium, 4 left atrium.
+
+The folders follow the model of nnU-Net's documented dataset layout: a fixed tree of named folders,
+the split one more folder level, one PNG per frame named by its stem, and an image and its label
+map under the same name in parallel folders. A program builds its paths with the functions below
+instead of spelling folder names itself.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 VIEWS = ("2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES")
 SPLITS = ("training", "validation", "testing")
 
+# --- label encodings (docs/data_contract.md, "Label encodings") ---------------------------------
 CAMUS_CLASSES = 4
-CAMUS_NAMES = {0: "background", 1: "LV endocardium", 2: "LV myocardium", 3: "left atrium"}
+CAMUS_BACKGROUND, CAMUS_CAVITY, CAMUS_MYOCARDIUM, CAMUS_ATRIUM = range(4)
 
 SECTOR_CLASSES = 5
 SECTOR_OUTSIDE, SECTOR_CAVITY, SECTOR_TISSUE, SECTOR_MYOCARDIUM, SECTOR_ATRIUM = range(5)
@@ -47,6 +56,22 @@ def camus_to_sector(labels: np.ndarray, sector_mask: np.ndarray) -> np.ndarray:
     return sector
 
 
+# --- names (docs/data_contract.md, "File names") ------------------------------------------------
+def patient_name(number: int) -> str:
+    """``patientNNNN``, as CAMUS names its patients."""
+    return f"patient{number:04d}"
+
+
+def frame_stem(patient: str, view: str, split: str) -> str:
+    """The stem of an extracted frame: ``patientNNNN_<VIEW>_<split>``."""
+    return f"{patient}_{view}_{split}"
+
+
+def augmented_stem(stem: str, k: int) -> str:
+    """The stem of the k-th augmented map of the map named ``stem``: ``<stem>_<k>``."""
+    return f"{stem}_{k}"
+
+
 def stem_parts(stem: str) -> dict[str, str]:
     """Split a file stem ``patientNNNN_<VIEW>_<split>[_k]`` into patient, view, phase, split."""
     parts = stem.split("_")
@@ -54,3 +79,81 @@ def stem_parts(stem: str) -> dict[str, str]:
         return {"patient": parts[0], "view": "", "chamber": "", "phase": "", "split": ""}
     return {"patient": parts[0], "view": f"{parts[1]}_{parts[2]}", "chamber": parts[1],
             "phase": parts[2], "split": parts[3] if len(parts) > 3 else ""}
+
+
+def png_name(stem: str) -> str:
+    """The file name of the PNG named by ``stem``."""
+    return f"{stem}.png"
+
+
+# --- the CAMUS input: the official NIfTI release (step 1 reads it, embedded_camus writes it) ----
+CAMUS_NIFTI_FOLDER = "database_nifti"  # patientNNNN/patientNNNN_<VIEW>[_gt].nii.gz
+CAMUS_SPLIT_FOLDER = "database_split"  # subgroup_<split>.txt, one patientNNNN a line
+
+
+def camus_patient_folder(root: str | Path, patient: str) -> Path:
+    return Path(root) / CAMUS_NIFTI_FOLDER / patient
+
+
+def camus_frame_paths(root: str | Path, patient: str, view: str) -> tuple[Path, Path]:
+    """The image and label (``_gt``) NIfTI files of one patient's view in the NIfTI release."""
+    folder = camus_patient_folder(root, patient)
+    return folder / f"{patient}_{view}.nii.gz", folder / f"{patient}_{view}_gt.nii.gz"
+
+
+def camus_split_list(root: str | Path, split: str) -> Path:
+    """The NIfTI release's list of the patients of ``split``."""
+    return Path(root) / CAMUS_SPLIT_FOLDER / f"subgroup_{split}.txt"
+
+
+# --- the folders the steps hand on (docs/data_contract.md, "The folders", steps 1-4) -----------
+IMAGES_FOLDER = "images"  # grey images (steps 1, 2, 4)
+ANNOTATIONS_FOLDER = "annotations"  # CAMUS label maps beside them (steps 1, 4)
+SECTOR_MAPS_FOLDER = "sector_annotations"  # sector maps (step 2)
+AUGMENTED_SUFFIX = "_augmented"  # step 2: LABELS/<VIEW>_augmented holds the augmented maps
+SAMPLES_FOLDER = "samples"  # step 3: synthetic images
+SAMPLE_LABELS_FOLDER = "labels"  # step 3: the sector map each sample was drawn from
+SAMPLE_LABELS_VISIBLE_FOLDER = "labels_visible"  # step 3: that map in colour
+SAMPLE_COMBINED_FOLDER = "combined"  # step 3: real | synthetic | overlay | contours
+SPACING_FILE = "spacing.json"  # steps 1, 4: stem -> [row_mm, col_mm]
+
+
+def image_label_folders(dataset: str | Path, split: str) -> tuple[Path, Path]:
+    """The images and CAMUS label maps of one split of a dataset folder: EXTRACT/<VIEW> (step 1)
+    or SEG/<dataset> (step 4), the same layout."""
+    dataset = Path(dataset)
+    return dataset / IMAGES_FOLDER / split, dataset / ANNOTATIONS_FOLDER / split
+
+
+def image_label_paths(dataset: str | Path, split: str, stem: str) -> tuple[Path, Path]:
+    """An image and its CAMUS label map in a dataset folder (steps 1 and 4)."""
+    image_dir, label_dir = image_label_folders(dataset, split)
+    return image_dir / png_name(stem), label_dir / png_name(stem)
+
+
+def extract_pair_paths(root: str | Path, view: str, split: str, stem: str) -> tuple[Path, Path]:
+    """An extracted frame's image and CAMUS labels: EXTRACT/<VIEW>/{images,annotations}/<split>/."""
+    return image_label_paths(Path(root) / view, split, stem)
+
+
+def sector_map_folders(root: str | Path, view: str, split: str) -> tuple[Path, Path]:
+    """Step 2: the real images and their sector maps,
+    LABELS/<VIEW>/{images,sector_annotations}/<split>."""
+    view_dir = Path(root) / view
+    return view_dir / IMAGES_FOLDER / split, view_dir / SECTOR_MAPS_FOLDER / split
+
+
+def augmented_view(view: str) -> str:
+    """The step 2 folder of a view's augmented maps, ``<VIEW>_augmented``."""
+    return view + AUGMENTED_SUFFIX
+
+
+def augmented_maps_folder(root: str | Path, view: str, split: str) -> Path:
+    """Step 2: LABELS/<VIEW>_augmented/sector_annotations/<split>, the maps to sample from."""
+    return Path(root) / augmented_view(view) / SECTOR_MAPS_FOLDER / split
+
+
+def sample_folders(root: str | Path, view: str) -> tuple[Path, Path]:
+    """Step 3: the synthetic images and their sector maps, SAMPLES/<VIEW>/{samples,labels}."""
+    view_dir = Path(root) / view
+    return view_dir / SAMPLES_FOLDER, view_dir / SAMPLE_LABELS_FOLDER

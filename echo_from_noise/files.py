@@ -127,7 +127,7 @@ def read_labelled_image(image_path: str | Path, label_path: str | Path, num_clas
     image = read_png(image_path)
     labels = read_label_png(label_path, num_classes)
     if image.shape != labels.shape:
-        raise UserError(f"{label_path}: size {labels.shape} differs from its image "
+        raise UserError(f"{label_path}: size {labels.shape} differs from the image "
                         f"{image_path} {image.shape}")
     return image, labels
 
@@ -138,6 +138,14 @@ def read_json(path: str | Path) -> Any:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: not readable JSON ({error})") from None
+
+
+def require_folder(path: str | Path, what: str) -> Path:
+    """``path`` as a Path; UserError "<path>: <what> not found" unless it is a folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: {what} not found")
+    return path
 
 
 def list_pngs(folder: str | Path) -> list[Path]:

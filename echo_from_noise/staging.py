@@ -1,7 +1,9 @@
-"""All-or-nothing output: write into a hidden staging folder, move into place only on success.
+"""All-or-nothing output: check every input first, write into a hidden staging folder, and move
+the outputs into place only on success.
 
 A program that finds bad input half-way (an unreadable file, a wrong label value) must leave no
-partial output behind. ``staged_output(out_dir)``: the files written under the staging folder are
+partial output behind. ``check_all_inputs(items, check)`` reads every input once before anything
+is created. ``staged_output(out_dir)``: the files written under the staging folder are
 renamed into ``out_dir`` (same relative paths, replacing older ones) when the block finishes.
 ``staged_folder(target)``: the staging folder replaces the folder ``target`` as a whole.
 Staging folders left by killed runs (their process is gone) are removed on the next run.
@@ -13,9 +15,22 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
+from tqdm import tqdm
+
+T = TypeVar("T")
 PREFIX = ".staging-"
+
+
+def check_all_inputs(items: Iterable[T], check: Callable[[T], object], unit: str) -> None:
+    """Run ``check`` on every input (it raises UserError on a bad one) before any output exists.
+
+    The bar shows only on a terminal, where it is erased afterwards, so a failure prints nothing
+    but its error.
+    """
+    for item in tqdm(items, desc="check inputs", unit=unit, leave=False, disable=None):
+        check(item)
 
 
 def pid_alive(pid: int) -> bool:

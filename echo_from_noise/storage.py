@@ -35,6 +35,13 @@ def exists(path: str) -> bool:
     return os.path.exists(path)
 
 
+def is_file(path: str) -> bool:
+    if is_url(path):
+        import blobfile as bf
+        return bf.exists(path) and not bf.isdir(path)
+    return os.path.isfile(path)
+
+
 def listdir(folder: str) -> list[str]:
     """Names in a folder, sorted; [] if it does not exist. Hidden (temporary) names are left out."""
     if is_url(folder):

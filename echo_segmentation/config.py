@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+from echo_from_noise.cli import require_at_least
 from echo_from_noise.errors import UserError
 
 PRESETS: dict[str, dict] = {
@@ -146,9 +147,7 @@ def check_config(config: TrainConfig) -> None:
         raise UserError(f"--image-size {config.image_size} leaves 1 x 1 features at the deepest "
                         f"level (strides multiply to {factor}), where instance norm is undefined: "
                         f"use at least {2 * factor} or fewer --strides")
-    for name in ("batch_size", "epochs", "image_size"):
-        if getattr(config, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least(config, batch_size=1, epochs=1, image_size=1)
     if len(config.gamma_range) != 2 or len(config.scale_range) != 2:
         raise UserError("--gamma-range and --scale-range take two values (low high)")
     if config.max_minutes is not None and config.max_minutes <= 0:

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from echo_from_noise.resize import resize_image, resize_labels
 
-from .data import resize_image, resize_labels
 from .transforms import normalise
 
 

@@ -18,7 +18,7 @@ from monai.networks.nets import DynUNet, UNet
 
 from echo_from_noise.errors import UserError
 from echo_from_noise.cli import config_from_dict
-from echo_from_noise.files import atomic_path
+from echo_from_noise.checkpoint_files import load_torch, save_torch
 from echo_from_noise.contract import CAMUS_CLASSES
 
 from .config import TrainConfig
@@ -60,23 +60,12 @@ def save_checkpoint(path: str | Path, **content: Any) -> None:
     """Write a checkpoint atomically (``content`` as described in the module docstring)."""
     content["kind"] = CHECKPOINT_KIND
     content["model"] = plain_state_dict(content["model"])
-    with atomic_path(path) as tmp:
-        torch.save(content, tmp)
+    save_torch(path, content)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check a checkpoint of this program (safe: tensors and plain data only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # unpickling errors have many types
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != CHECKPOINT_KIND:
-        kind = checkpoint.get("kind") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise UserError(f"{path}: not an echo_segmentation checkpoint (kind {kind!r})")
+    checkpoint = load_torch(Path(path), CHECKPOINT_KIND, "an echo_segmentation checkpoint")
     checkpoint["model"] = plain_state_dict(checkpoint["model"])
     return checkpoint
 

@@ -7,6 +7,8 @@ are left out of means and counts.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from .metrics import METRICS, STRUCTURES, metric_column
@@ -42,12 +44,13 @@ def bootstrap_interval(values: np.ndarray, patients: list[str], resamples: int,
     return float(low), float(high)
 
 
-def describe(rows: list[dict], resamples: int, seed: int) -> dict[str, dict]:
-    """{column: {mean, std, ci_low, ci_high, n}} over ``rows``."""
-    rng = np.random.default_rng(seed)
+def describe(rows: list[dict], resamples: int, seed: int,
+             columns: Sequence[str] = COLUMNS) -> dict[str, dict]:
+    """{column: {mean, std, ci_low, ci_high, n}} over ``rows`` (each with a "patient")."""
+    rng = np.random.default_rng(seed)  # one generator, drawn from column after column
     patients = [r["patient"] for r in rows]
     result = {}
-    for column in COLUMNS:
+    for column in columns:
         values = np.array([r[column] for r in rows], dtype=float)
         finite = values[~np.isnan(values)]
         low, high = bootstrap_interval(values, patients, resamples, rng)

@@ -24,15 +24,15 @@ from typing import Optional
 
 from tqdm import tqdm
 
-from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_to_dict, parse_config, run_program, save_config
-from echo_from_noise.files import atomic_path, check_writable, write_png
+from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, run_program,
+                                 save_config)
 from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
+from echo_from_noise.device import pick_device
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import atomic_path, check_writable, write_png
 
 from .data import list_pairs, read_pair, read_spacing
 from .figures import case_grid, dice_boxplot
-from echo_from_noise.device import pick_device
-
 from .inference import predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
 from .model import load_model, read_checkpoint, stop_note
@@ -58,7 +58,8 @@ class TestConfig:
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda' or 'cuda:N'"})
     batch_size: int = field(default=16, metadata={"help": "images per forward pass"})
     bootstrap: int = field(default=1000, metadata={
-        "help": "bootstrap resamples of patients for the 95 %% confidence intervals"})
+        "help": "bootstrap resamples of patients for the 95 %% confidence intervals (0: no "
+                "intervals)"})
     seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
     save_predictions: bool = field(default=True, metadata={
         "help": "write the predicted label maps to OUT/predictions/<stem>.png"})
@@ -113,10 +114,7 @@ def nan_to_none(value):
 
 
 def run(config: TestConfig) -> None:
-    if config.batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {config.batch_size}")
-    if config.bootstrap < 0:
-        raise UserError(f"--bootstrap must be 0 (no intervals) or more, got {config.bootstrap}")
+    require_at_least(config, batch_size=1, bootstrap=0)
     device = pick_device(config.device)
     network, train_config, checkpoint = load_model(config.checkpoint, device)
     pairs = list_pairs(config.data_dir, config.split, config.views)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +23,14 @@ from monai.data import DataLoader, Dataset
 from monai.losses import DiceCELoss
 from tqdm import tqdm
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import (config_from_dict, config_to_dict, parse_config, run_program,
                                  save_config)
+from echo_from_noise.device import pick_device
+from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, remove_temporaries
 
 from .config import RESUMABLE_CHANGES, TrainConfig, resolve_preset
 from .data import list_pairs, load_resized
-from echo_from_noise.device import pick_device
-
 from .inference import autocast, predict_batch
 from .metrics import STRUCTURES, dice_scores
 from .model import build_network, read_checkpoint, save_checkpoint, stop_note
@@ -53,6 +53,8 @@ def make_loss(config: TrainConfig):
     return lambda logits, labels: ce(logits, labels[:, 0].long())
 
 
+# --- before training: the run to continue, the data, the network and its state ----------------
+
 def resumed_state(config: TrainConfig, last: Path) -> dict | None:
     """The checkpoint to continue from (checked against this command), or None for a new run."""
     if not config.resume:
@@ -72,18 +74,68 @@ def resumed_state(config: TrainConfig, last: Path) -> dict | None:
     return checkpoint
 
 
+@dataclass
+class TrainingData:
+    """Training and validation data at the network's input size, and the intensity normalisation."""
+    train_images: np.ndarray  # uint8 (N, S, S)
+    train_labels: np.ndarray
+    val_inputs: torch.Tensor  # normalised validation images (N, 1, S, S)
+    val_labels: np.ndarray
+    normalisation: dict[str, float]
+
+
+def load_data(config: TrainConfig, checkpoint: dict | None) -> TrainingData:
+    """Read, check and resize both splits; a resumed run keeps its saved normalisation."""
+    train_pairs = list_pairs(config.data_dir, "training")
+    val_pairs = list_pairs(config.data_dir, "validation")
+    print(f"data: {len(train_pairs)} training, {len(val_pairs)} validation images "
+          f"from {config.data_dir}, at {config.image_size} px")
+    train_images, train_labels = load_resized(train_pairs, config.image_size)
+    val_images, val_labels = load_resized(val_pairs, config.image_size)
+    normalisation = (checkpoint["normalisation"] if checkpoint
+                     else intensity_statistics(train_images))
+    val_inputs = torch.from_numpy(normalise(val_images, normalisation)[:, None])
+    return TrainingData(train_images, train_labels, val_inputs, val_labels, normalisation)
+
+
+def start_training(config: TrainConfig, checkpoint: dict | None, device: torch.device
+                   ) -> tuple[torch.nn.Module, torch.optim.Optimizer, dict]:
+    """The network, its optimizer and the training state: new (seeded), or the resumed run's."""
+    torch.manual_seed(config.seed)
+    network = build_network(config).to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    state = {"epoch": 0, "elapsed_s": 0.0, "best_dice": -1.0, "best_epoch": 0, "history": [],
+             "stopped_by": None}
+    if checkpoint:
+        network.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        state = {k: checkpoint.get(k) for k in state}
+        print(f"resuming after epoch {state['epoch']} ({state['elapsed_s'] / 60:.1f} min so far)")
+    return network, optimizer, state
+
+
 def checkpoint_content(config: TrainConfig, normalisation: dict, network, optimizer,
                        state: dict) -> dict:
     return dict(config=config_to_dict(config), normalisation=normalisation,
                 model=network.state_dict(), optimizer=optimizer.state_dict(), **state)
 
 
-def validate(network, inputs: torch.Tensor, labels: np.ndarray, device, amp: bool) -> np.ndarray:
-    """Mean validation Dice per structure."""
-    network.eval()
-    predictions = torch.cat([predict_batch(network, inputs[i:i + 32], device, amp)
-                             for i in range(0, len(inputs), 32)])
-    return dice_scores(predictions, labels).mean(dim=0).numpy()
+# --- one epoch: training at the scheduled learning rate, then validation -----------------------
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> float:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
+
+
+def epoch_loader(config: TrainConfig, epoch: int, dataset: Dataset, transform,
+                 device: torch.device) -> DataLoader:
+    """The shuffled, augmented batches of one epoch."""
+    # seeding per epoch makes a resumed run repeat exactly what an uninterrupted one does
+    torch.manual_seed(config.seed * 100_003 + epoch)
+    transform.set_random_state(seed=(config.seed * 100_003 + epoch) % 2**32)
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=False,
+                      num_workers=config.num_workers, pin_memory=device.type == "cuda")
 
 
 def train_epoch(network, loader, optimizer, loss_fn, device, amp: bool, desc: str) -> float:
@@ -104,6 +156,30 @@ def train_epoch(network, loader, optimizer, loss_fn, device, amp: bool, desc: st
     return total / count
 
 
+def validate(network, inputs: torch.Tensor, labels: np.ndarray, device, amp: bool) -> np.ndarray:
+    """Mean validation Dice per structure."""
+    network.eval()
+    predictions = torch.cat([predict_batch(network, inputs[i:i + 32], device, amp)
+                             for i in range(0, len(inputs), 32)])
+    return dice_scores(predictions, labels).mean(dim=0).numpy()
+
+
+# --- after an epoch: training state, checkpoints, log ------------------------------------------
+
+def record_epoch(state: dict, epoch: int, lr: float, loss: float, dice: np.ndarray,
+                 epoch_s: float) -> dict:
+    """Add a finished epoch to the training state; returns its log row ("best": 1 if improved)."""
+    state["epoch"], state["elapsed_s"] = epoch + 1, state["elapsed_s"] + epoch_s
+    improved = float(dice.mean()) > state["best_dice"]
+    if improved:
+        state["best_dice"], state["best_epoch"] = float(dice.mean()), epoch + 1
+    row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "val_dice_mean": float(dice.mean()),
+           "epoch_s": round(epoch_s, 2), "elapsed_s": round(state["elapsed_s"], 2),
+           "best": int(improved), **{f"val_dice_{s}": float(d) for s, d in zip(STRUCTURES, dice)}}
+    state["history"] = state["history"] + [row]
+    return row
+
+
 def write_log(out: Path, history: list[dict]) -> None:
     with atomic_path(out / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
@@ -119,43 +195,43 @@ def tensorboard_writer(out: Path, start_epoch: int):
     return SummaryWriter(str(out / "tensorboard"), purge_step=start_epoch + 1)
 
 
-def run(config: TrainConfig) -> None:
-    config = resolve_preset(config)
-    out = Path(config.out_dir)
-    last, best = out / "last.pt", out / "best.pt"
-    checkpoint = resumed_state(config, last)
-    device = pick_device(config.device)
+def save_epoch(out: Path, content: dict, row: dict, writer) -> None:
+    """best.pt if the epoch improved, last.pt, log.csv and TensorBoard."""
+    if row["best"]:
+        save_checkpoint(out / "best.pt", **content)
+    save_checkpoint(out / "last.pt", **content)
+    write_log(out, content["history"])
+    if writer:
+        for key in ("lr", "train_loss", "val_dice_mean", *(f"val_dice_{s}" for s in STRUCTURES)):
+            writer.add_scalar(key, row[key], row["epoch"])
+        writer.flush()
 
-    train_pairs = list_pairs(config.data_dir, "training")
-    val_pairs = list_pairs(config.data_dir, "validation")
-    print(f"data: {len(train_pairs)} training, {len(val_pairs)} validation images "
-          f"from {config.data_dir}, at {config.image_size} px")
-    train_images, train_labels = load_resized(train_pairs, config.image_size)
-    val_images, val_labels = load_resized(val_pairs, config.image_size)
-    normalisation = (checkpoint["normalisation"] if checkpoint
-                     else intensity_statistics(train_images))
-    val_inputs = torch.from_numpy(normalise(val_images, normalisation)[:, None])
-    check_writable(out)  # only now: bad input above leaves no output folder behind
-    remove_temporaries(out)  # a checkpoint half-written when an earlier run was killed
 
-    torch.manual_seed(config.seed)
-    network = build_network(config).to(device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    state = {"epoch": 0, "elapsed_s": 0.0, "best_dice": -1.0, "best_epoch": 0, "history": [],
-             "stopped_by": None}
-    if checkpoint:
-        network.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        state = {k: checkpoint.get(k) for k in state}
-        print(f"resuming after epoch {state['epoch']} ({state['elapsed_s'] / 60:.1f} min so far)")
+def print_epoch(row: dict, dice: np.ndarray, epoch_s: float) -> None:
+    print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, validation Dice "
+          + " / ".join(f"{d:.4f}" for d in dice) + f" (mean {dice.mean():.4f})"
+          + (" *best*" if row["best"] else "") + f", {epoch_s:.0f} s")
+
+
+def stop_for_time_budget(config: TrainConfig, state: dict, epoch: int) -> None:
+    """Mark the run as stopped by --max-minutes before ``epoch``."""
+    # a safety stop only: the schedule never depends on time, so the epochs that did run are
+    # exactly those of a run without a budget
+    state["stopped_by"] = f"--max-minutes {config.max_minutes:g}"
+    print(f"time budget of {config.max_minutes} min reached after epoch {epoch}: "
+          f"{stop_note(epoch, config.epochs, state['stopped_by'])}")
+
+
+# --- the whole run -----------------------------------------------------------------------------
+
+def train_epochs(config: TrainConfig, out: Path, data: TrainingData, network, optimizer,
+                 state: dict, device: torch.device) -> None:
+    """Train from the state's epoch up to --epochs, each epoch validated, checkpointed and logged;
+    stop (marked in the state and last.pt) before an epoch that would exceed --max-minutes."""
     model = torch.compile(network) if config.compile else network
-    save_config(config, out / "config.json", extra={
-        "normalisation": normalisation, "num_training": len(train_pairs),
-        "num_validation": len(val_pairs), "parameters": sum(p.numel() for p in network.parameters())})
-
-    transform = training_transform(config, normalisation)
+    transform = training_transform(config, data.normalisation)
     dataset = Dataset([{"image": im[None], "label": lab[None]}
-                       for im, lab in zip(train_images, train_labels)], transform)
+                       for im, lab in zip(data.train_images, data.train_labels)], transform)
     loss_fn = make_loss(config)
     writer = tensorboard_writer(out, state["epoch"])
     budget_s = config.max_minutes * 60 if config.max_minutes else math.inf
@@ -163,54 +239,45 @@ def run(config: TrainConfig) -> None:
     state["stopped_by"] = None  # a resumed run may have been stopped by an earlier, lower budget
     for epoch in range(state["epoch"], config.epochs):
         if state["elapsed_s"] + last_epoch_s > budget_s:
-            # a safety stop only: the schedule below never depends on time, so the epochs that
-            # did run are exactly those of a run without a budget
-            state["stopped_by"] = f"--max-minutes {config.max_minutes:g}"
-            print(f"time budget of {config.max_minutes} min reached after epoch {epoch}: "
-                  f"{stop_note(epoch, config.epochs, state['stopped_by'])}")
-            save_checkpoint(last, **checkpoint_content(config, normalisation, network, optimizer,
-                                                       state))
+            stop_for_time_budget(config, state, epoch)
+            save_checkpoint(out / "last.pt", **checkpoint_content(
+                config, data.normalisation, network, optimizer, state))
             break
         started = time.monotonic()
-        lr = cosine_lr(config, epoch / config.epochs)  # epochs only: never elapsed time
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        # seeding per epoch makes a resumed run repeat exactly what an uninterrupted one does
-        torch.manual_seed(config.seed * 100_003 + epoch)
-        transform.set_random_state(seed=(config.seed * 100_003 + epoch) % 2**32)
-        loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=False,
-                            num_workers=config.num_workers, pin_memory=device.type == "cuda")
-        loss = train_epoch(model, loader, optimizer, loss_fn, device, config.amp,
+        lr = set_learning_rate(optimizer, cosine_lr(config, epoch / config.epochs))  # never time
+        loss = train_epoch(model, epoch_loader(config, epoch, dataset, transform, device),
+                           optimizer, loss_fn, device, config.amp,
                            f"epoch {epoch + 1}/{config.epochs}")
-        dice = validate(model, val_inputs, val_labels, device, config.amp)
+        dice = validate(model, data.val_inputs, data.val_labels, device, config.amp)
         last_epoch_s = time.monotonic() - started
-        state["epoch"], state["elapsed_s"] = epoch + 1, state["elapsed_s"] + last_epoch_s
-        improved = float(dice.mean()) > state["best_dice"]
-        if improved:
-            state["best_dice"], state["best_epoch"] = float(dice.mean()), epoch + 1
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss, "val_dice_mean": float(dice.mean()),
-               "epoch_s": round(last_epoch_s, 2), "elapsed_s": round(state["elapsed_s"], 2),
-               "best": int(improved), **{f"val_dice_{s}": float(d) for s, d in zip(STRUCTURES, dice)}}
-        state["history"] = state["history"] + [row]
-        content = checkpoint_content(config, normalisation, network, optimizer, state)
-        if improved:
-            save_checkpoint(best, **content)
-        save_checkpoint(last, **content)
-        write_log(out, state["history"])
-        if writer:
-            for key in ("lr", "train_loss", "val_dice_mean", *(f"val_dice_{s}" for s in STRUCTURES)):
-                writer.add_scalar(key, row[key], epoch + 1)
-            writer.flush()
-        print(f"epoch {epoch + 1}: loss {loss:.4f}, validation Dice "
-              + " / ".join(f"{d:.4f}" for d in dice) + f" (mean {dice.mean():.4f})"
-              + (" *best*" if improved else "") + f", {last_epoch_s:.0f} s")
+        row = record_epoch(state, epoch, lr, loss, dice, last_epoch_s)
+        save_epoch(out, checkpoint_content(config, data.normalisation, network, optimizer, state),
+                   row, writer)
+        print_epoch(row, dice, last_epoch_s)
     if writer:
         writer.close()
+
+
+def run(config: TrainConfig) -> None:
+    config = resolve_preset(config)
+    out = Path(config.out_dir)
+    checkpoint = resumed_state(config, out / "last.pt")
+    device = pick_device(config.device)
+    data = load_data(config, checkpoint)
+    check_writable(out)  # only now: bad input above leaves no output folder behind
+    remove_temporaries(out)  # a checkpoint half-written when an earlier run was killed
+    network, optimizer, state = start_training(config, checkpoint, device)
+    save_config(config, out / "config.json", extra={
+        "normalisation": data.normalisation, "num_training": len(data.train_images),
+        "num_validation": len(data.val_labels),
+        "parameters": sum(p.numel() for p in network.parameters())})
+    train_epochs(config, out, data, network, optimizer, state, device)
     if state["stopped_by"]:
         print(f"warning: {stop_note(state['epoch'], config.epochs, state['stopped_by'])}: this "
               f"run is not comparable with runs of {config.epochs} epochs")
     print(f"done: {state['epoch']} epochs in {state['elapsed_s'] / 60:.1f} min; best mean "
-          f"validation Dice {state['best_dice']:.4f} at epoch {state['best_epoch']} -> {best}")
+          f"validation Dice {state['best_dice']:.4f} at epoch {state['best_epoch']} -> "
+          f"{out / 'best.pt'}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nibabel
 import numpy as np
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.contract import CAMUS_COLOURS, VIEWS, camus_frame_paths, patient_name
+from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path
-from echo_from_noise.contract import CAMUS_COLOURS, VIEWS
 
 
 @dataclass
@@ -32,12 +33,8 @@ class Config:
 
 def read_frame(camus_dir: Path, number: int, view: str) -> tuple[np.ndarray, np.ndarray]:
     """Image and labels of one frame, transposed so that the apex is at the top."""
-    import nibabel
-
-    patient = f"patient{number:04d}"
-    stem = Path(camus_dir) / "database_nifti" / patient / f"{patient}_{view}"
     arrays = []
-    for path in (Path(f"{stem}.nii.gz"), Path(f"{stem}_gt.nii.gz")):
+    for path in camus_frame_paths(camus_dir, patient_name(number), view):
         if not path.is_file():
             raise UserError(f"{path}: file not found")
         arrays.append(np.asarray(nibabel.load(str(path)).dataobj).T)
@@ -54,7 +51,7 @@ def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.4) -> np.nda
 def save_examples_figure(camus_dir: str | Path, path: str | Path,
                          patients: int | tuple[int, ...] = 3, dpi: int = 110) -> Path:
     """Rows: each patient's images, then their label overlays; columns: the four views."""
-    import matplotlib
+    import matplotlib  # here, not at the top: ~1 s to import, and only figures need it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -68,7 +65,7 @@ def save_examples_figure(camus_dir: str | Path, path: str | Path,
             top, bottom = axes[2 * row, col], axes[2 * row + 1, col]
             top.imshow(image, cmap="gray", vmin=0, vmax=255)
             bottom.imshow(overlay(image, labels))
-            top.set_title(f"patient{number:04d} {view}", fontsize=8)
+            top.set_title(f"{patient_name(number)} {view}", fontsize=8)
     for ax in axes.ravel():
         ax.set_axis_off()
     fig.text(0.5, 0.005, "overlay: red LV cavity, green LV myocardium, blue left atrium",

@@ -25,24 +25,28 @@ Example:
 from __future__ import annotations
 
 import gzip
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nibabel
 import numpy as np
 from tqdm import tqdm
 
+from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, run_program,
+                                 save_config)
+from echo_from_noise.contract import (CAMUS_NIFTI_FOLDER, CAMUS_SPLIT_FOLDER, SPLITS, VIEWS,
+                                      camus_frame_paths, camus_patient_folder, camus_split_list,
+                                      patient_name)
 from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_to_dict, parse_config, run_program, save_config
-from echo_from_noise.files import atomic_path, check_writable
-from embedded_camus.heart_phantom import HeartFrame, draw_anatomy
-from echo_from_noise.contract import SPLITS, VIEWS
-from embedded_camus.ultrasound_simulation import draw_scanner, simulate
+from echo_from_noise.files import atomic_path, check_writable, read_json
+
+from .figure import save_examples_figure
+from .heart_phantom import HeartFrame, draw_anatomy
+from .ultrasound_simulation import draw_scanner, simulate
 
 CONFIG_FILE = "synthetic_camus_config.json"
 FIGURE_FILE = "synthetic_camus_examples.png"
 DEPTH_MM = (130.0, 170.0)  # physical depth of the image height, for the header's pixel size
-DATA_FIELDS = ("num_patients", "seed", "size", "validation_fraction", "testing_fraction")
 
 
 @dataclass
@@ -60,8 +64,8 @@ class Config:
         "help": f"save {FIGURE_FILE} (the first patients' frames with label overlays)"})
 
 
-def patient_name(number: int) -> str:
-    return f"patient{number:04d}"
+# the options that decide the data: a folder made with other values is never resumed or mixed
+DATA_FIELDS = ("num_patients", "seed", "size", "validation_fraction", "testing_fraction")
 
 
 @dataclass
@@ -104,8 +108,6 @@ def split_patients(num_patients: int, seed: int, validation: float,
 def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float]) -> None:
     """uint8 NIfTI (.nii.gz) with pixel size ``spacing_mm`` along (axis 0, axis 1), written
     atomically and byte-for-byte reproducibly (gzip mtime 0)."""
-    import nibabel
-
     affine = np.diag([spacing_mm[0], spacing_mm[1], 1.0, 1.0])
     volume = nibabel.Nifti1Image(np.ascontiguousarray(array, dtype=np.uint8), affine)
     volume.header.set_data_dtype(np.uint8)
@@ -114,18 +116,17 @@ def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float]) 
         tmp.write_bytes(gzip.compress(volume.to_bytes(), compresslevel=6, mtime=0))
 
 
-def frame_files(root: Path, number: int, view: str) -> tuple[Path, Path]:
-    folder = root / "database_nifti" / patient_name(number)
-    stem = f"{patient_name(number)}_{view}"
-    return folder / f"{stem}.nii.gz", folder / f"{stem}_gt.nii.gz"
+def patient_complete(root: Path, number: int) -> bool:
+    return all(path.is_file() for view in VIEWS
+               for path in camus_frame_paths(root, patient_name(number), view))
 
 
 def write_patient(root: Path, seed: int, number: int, size: int) -> None:
-    (root / "database_nifti" / patient_name(number)).mkdir(parents=True, exist_ok=True)
+    camus_patient_folder(root, patient_name(number)).mkdir(parents=True, exist_ok=True)
     patient = render_patient(seed, number, size)
     row_mm, column_mm = patient.spacing_mm
     for view, (image, labels) in patient.frames.items():
-        image_path, label_path = frame_files(root, number, view)
+        image_path, label_path = camus_frame_paths(root, patient_name(number), view)
         # stored like the official files: axis 0 across the sector (the transpose of rows = depth)
         write_nifti(label_path, labels.T, (column_mm, row_mm))
         write_nifti(image_path, image.T, (column_mm, row_mm))
@@ -138,8 +139,7 @@ def check_config(config: Config) -> None:
         raise UserError(f"--num-patients {config.num_patients}: at most 9999 (patientNNNN names)")
     if config.size < 32:
         raise UserError(f"--size {config.size}: must be at least 32 pixels")
-    if config.seed < 0:
-        raise UserError(f"--seed {config.seed}: must be 0 or positive")
+    require_at_least(config, seed=0)
     for name in ("validation_fraction", "testing_fraction"):
         if not 0.0 <= getattr(config, name) < 0.5:
             option = "--" + name.replace("_", "-")
@@ -150,18 +150,23 @@ def check_existing(root: Path, config: Config) -> None:
     """Refuse to mix with a different data set; the same settings resume."""
     saved_path = root / CONFIG_FILE
     if saved_path.is_file():
-        try:
-            saved = json.loads(saved_path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise UserError(f"{saved_path}: unreadable configuration ({error})") from None
+        saved = read_json(saved_path)
         wanted = config_to_dict(config)
         different = [k for k in DATA_FIELDS if saved.get(k) != wanted[k]]
         if different:
             raise UserError(f"{saved_path}: {root} holds a set made with other settings "
                             f"({', '.join(different)}); use another --out-dir or remove it")
-    elif (root / "database_nifti").exists() or (root / "database_split").exists():
+    elif (root / CAMUS_NIFTI_FOLDER).exists() or (root / CAMUS_SPLIT_FOLDER).exists():
         raise UserError(f"{root}: already holds a CAMUS-like data set not made by this program "
                         f"(no {CONFIG_FILE}); refusing to overwrite it")
+
+
+def write_split_lists(root: Path, splits: dict[str, list[int]]) -> None:
+    for split in SPLITS:
+        path = camus_split_list(root, split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(f"{patient_name(n)}\n" for n in splits[split]))
 
 
 def generate(config: Config, progress: bool = True) -> Path:
@@ -174,18 +179,11 @@ def generate(config: Config, progress: bool = True) -> Path:
     save_config(config, root / CONFIG_FILE, extra={
         "program": "embedded_camus.generate",
         "patients_per_split": {s: len(splits[s]) for s in SPLITS}})
-    todo = [n for n in range(1, config.num_patients + 1)
-            if not all(p.is_file() for v in VIEWS for p in frame_files(root, n, v))]
+    todo = [n for n in range(1, config.num_patients + 1) if not patient_complete(root, n)]
     for number in tqdm(todo, desc="synthetic CAMUS patients", unit="patient", disable=not progress):
         write_patient(root, config.seed, number, config.size)
-    for split in SPLITS:  # last: their presence marks a complete set
-        path = root / "database_split" / f"subgroup_{split}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_text("".join(f"{patient_name(n)}\n" for n in splits[split]))
+    write_split_lists(root, splits)  # last: their presence marks a complete set
     if config.figure:
-        from embedded_camus.figure import save_examples_figure
-
         save_examples_figure(root, root / FIGURE_FILE, patients=min(3, config.num_patients))
     return root
 

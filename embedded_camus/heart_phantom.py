@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CAVITY, MYOCARDIUM, ATRIUM = 1, 2, 3  # CAMUS labels
+from echo_from_noise.contract import CAMUS_ATRIUM, CAMUS_CAVITY, CAMUS_MYOCARDIUM
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class SmoothField:
 
     def __init__(self, rng: np.random.Generator, sigma: float, cells: int = 10, fine: int = 96):
         knots = (sigma * rng.standard_normal((cells, cells))).astype(np.float32)
+        # cubic interpolation of random knots into a smooth field: not an image or a label map,
+        # so the resize rule of echo_from_noise.resize does not apply
         self.fine = np.exp(cv2.resize(knots, (fine, fine), interpolation=cv2.INTER_CUBIC))
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -226,9 +228,9 @@ class HeartFrame:
     def labels(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = self.regions(x, y)
         labels = np.zeros(x.shape, np.uint8)
-        labels[r["atrium"]] = ATRIUM
-        labels[r["myocardium"]] = MYOCARDIUM
-        labels[r["cavity"]] = CAVITY
+        labels[r["atrium"]] = CAMUS_ATRIUM
+        labels[r["myocardium"]] = CAMUS_MYOCARDIUM
+        labels[r["cavity"]] = CAMUS_CAVITY
         return labels
 
     def echogenicity(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

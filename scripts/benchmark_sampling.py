@@ -3,6 +3,8 @@
 Times one batch of maps through each sampler (after a warm-up), with a checkpoint's network or a
 freshly initialised SPADE UNet of the given size (the speed does not depend on the weights), and
 prints a table (optionally JSON). A benchmark, not a test: run it on the machine you care about.
+The network options default to a tiny network (seconds on a CPU); the published network is the
+training program's default (python -m semantic_diffusion_model.train --help).
 
     python scripts/benchmark_sampling.py --image-size 32 --model-channels 16 --batch-size 4
     python scripts/benchmark_sampling.py --checkpoint runs/sdm_2ch/checkpoint_0050000.pt \\
@@ -16,50 +18,42 @@ from pathlib import Path
 
 import torch
 
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import parse_config, run_program, with_defaults
+from echo_from_noise.device import PRECISIONS, autocast_dtype
 from semantic_diffusion_model.checkpoint import load_model
-from semantic_diffusion_model.config import DiffusionConfig, ModelConfig
+from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, sub_config
 from semantic_diffusion_model.diffusion import get_named_beta_schedule
 from semantic_diffusion_model.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
-from echo_from_noise.device import autocast_dtype
 from semantic_diffusion_model.unet import SPADEUNet
 from scripts.benchmark_timing import median_seconds
 
 
+TinyModelConfig = with_defaults(
+    ModelConfig, image_size=32, model_channels=16, channel_mult=(1, 2), num_res_blocks=1,
+    attention_resolutions=(16,), num_head_channels=8, norm_groups=8, spade_hidden=8)
+
+
 @dataclass
-class Config:
-    checkpoint: str = field(default="", metadata={"help": "time this checkpoint's network (else a new one built from the options below)"})
-    image_size: int = field(default=32, metadata={"help": "image side (pixels) of the new network"})
-    model_channels: int = field(default=16, metadata={"help": "base channels of the new network (published: 256)"})
-    channel_mult: tuple[int, ...] = field(default=(1, 2), metadata={"help": "channel multipliers of the new network (published: 1 2 3 4 at 64 px, 1 1 2 2 4 4 at 256 px)"})
-    num_res_blocks: int = field(default=1, metadata={"help": "residual blocks per level of the new network (published: 2)"})
-    attention_resolutions: tuple[int, ...] = field(default=(16,), metadata={"help": "attention resolutions of the new network (published: 32 16 8)"})
-    num_head_channels: int = field(default=8, metadata={"help": "channels per attention head of the new network (published: 64)"})
-    norm_groups: int = field(default=8, metadata={"help": "GroupNorm groups of the new network (published: 32)"})
-    spade_hidden: int = field(default=8, metadata={"help": "hidden channels of the SPADE convolutions of the new network (published: 128)"})
+class BenchmarkConfig(TinyModelConfig):
+    checkpoint: str = field(default="", metadata={"help": "time this checkpoint's network (else a new one built from the network options)"})
     batch_size: int = field(default=4, metadata={"help": "maps per batch"})
     samplers: tuple[str, ...] = field(default=SAMPLER_NAMES, metadata={"help": "samplers to time", "choices": SAMPLER_NAMES})
     steps: int = field(default=10, metadata={"help": "steps of every sampler (heun: 2 steps - 1 NFE)"})
     guidance_scale: float = field(default=1.0, metadata={"help": "classifier-free guidance scale (!= 1 doubles the batch of each evaluation)"})
-    precision: str = field(default="auto", metadata={"help": "network precision", "choices": ("auto", "bf16", "fp16", "fp32")})
+    precision: str = field(default="auto", metadata={"help": "network precision", "choices": PRECISIONS})
     repeats: int = field(default=2, metadata={"help": "timed batches per sampler (the median is reported)"})
     json_out: str = field(default="", metadata={"help": "also write the results to this JSON file"})
 
 
-def build_model(config: Config, device: torch.device):
+def build_model(config: BenchmarkConfig, device: torch.device):
     if config.checkpoint:
-        model, diffusion_config, model_config = load_model(config.checkpoint, device)
-        return model, diffusion_config, model_config
-    model_config = ModelConfig(image_size=config.image_size, model_channels=config.model_channels,
-                               channel_mult=config.channel_mult, num_res_blocks=config.num_res_blocks,
-                               attention_resolutions=config.attention_resolutions,
-                               num_head_channels=config.num_head_channels, norm_groups=config.norm_groups,
-                               spade_hidden=config.spade_hidden)
+        return load_model(config.checkpoint, device)
+    model_config = sub_config(ModelConfig, config)
     return SPADEUNet(model_config).to(device).eval(), DiffusionConfig(), model_config
 
 
-def benchmark(config: Config) -> list[dict]:
+def benchmark(config: BenchmarkConfig) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, diffusion_config, model_config = build_model(config, device)
     betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
@@ -94,7 +88,7 @@ def benchmark(config: Config) -> list[dict]:
     return results
 
 
-def run(config: Config) -> None:
+def run(config: BenchmarkConfig) -> None:
     results = benchmark(config)
     print(f"{'sampler':<14}{'steps':>6}{'NFE':>6}{'s/batch':>10}{'images/s':>10}{'s/NFE':>10}{'net s/eval':>12}")
     for r in results:
@@ -106,7 +100,7 @@ def run(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(Config, argv, __doc__)))
+    run_program(lambda: run(parse_config(BenchmarkConfig, argv, __doc__)))
 
 
 if __name__ == "__main__":

@@ -14,33 +14,29 @@ from pathlib import Path
 import numpy as np
 
 from echo_from_noise.files import atomic_path, list_pngs, read_png
+from echo_segmentation.metrics import STRUCTURES, metric_column
 from echo_segmentation.published import PAPER_TABLE1
-from echo_segmentation.statistics import bootstrap_interval
+from echo_segmentation.report import cell
+from echo_segmentation.statistics import describe
 
-
-DICE_COLUMNS = ("dice_lv_endo", "dice_lv_epi", "dice_la")
+DICE_COLUMNS = tuple(metric_column("dice", s) for s in STRUCTURES)
+COLUMNS = (*DICE_COLUMNS, "dice_mean")  # Dice (%) of the three structures and their mean
 HEADER = ("LV endo", "LV epi", "LA", "mean")
 
 
-def row_statistics(metrics_csv: Path, resamples: int = 1000, seed: int = 0) -> list[dict]:
-    """Mean, std and 95 % patient-bootstrap interval of each Dice column and of their mean (in %)."""
+def dice_rows(metrics_csv: Path) -> list[dict]:
+    """The images of a test's metrics.csv: patient, Dice (%) per structure and their mean."""
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
-    patients = [r["patient"] for r in rows]
     dice = np.array([[float(r[c]) for c in DICE_COLUMNS] for r in rows]) * 100
-    columns = np.concatenate([dice, dice.mean(axis=1, keepdims=True)], axis=1)
-    rng = np.random.default_rng(seed)
-    stats = []
-    for values in columns.T:
-        low, high = bootstrap_interval(values, patients, resamples, rng)
-        stats.append({"mean": float(np.nanmean(values)), "std": float(np.nanstd(values, ddof=1))
-                      if len(values) > 1 else 0.0, "ci_low": low, "ci_high": high,
-                      "images": len(values), "patients": len(set(patients))})
-    return stats
+    return [{"patient": r["patient"], **dict(zip(DICE_COLUMNS, values)), "dice_mean": mean}
+            for r, values, mean in zip(rows, dice, dice.mean(axis=1))]
 
 
-def _cell(s: dict) -> str:
-    return f"{s['mean']:.1f} ± {s['std']:.1f} [{s['ci_low']:.1f}, {s['ci_high']:.1f}]"
+def statistics_cells(rows: list[dict], resamples: int = 1000, seed: int = 0) -> list[str]:
+    """'mean ± std [95 % CI]' of each column, by the statistics and cells of echo_segmentation."""
+    stats = describe(rows, resamples, seed, COLUMNS)
+    return [cell(stats[column]) for column in COLUMNS]
 
 
 def _published(key: str) -> str:
@@ -51,6 +47,12 @@ def _published(key: str) -> str:
 def training_of(folder: Path) -> dict:
     """The training facts a test result records (epochs trained and planned, early stop)."""
     return json.loads((folder / "summary.json").read_text())["training"]
+
+
+def epochs_text(training: dict) -> str:
+    if training.get("stopped_early"):
+        return f"{training['epochs_trained']} of {training['epochs_planned']} (stopped early)"
+    return str(training["epochs_trained"])
 
 
 def schedule_notes(trainings: dict[str, dict]) -> list[str]:
@@ -74,13 +76,11 @@ def write_report(results: dict[str, Path], out: Path, figure: Path | None, setti
              + " | paper: ".join(HEADER) + " |",
              "|---" * (3 + 2 * len(HEADER)) + "|"]
     for key, folder in results.items():
-        stats = row_statistics(folder / "metrics.csv")
-        name = label.get(key, f"SDM {key}")
-        t = trainings[key]
-        epochs = (f"{t['epochs_trained']} of {t['epochs_planned']} (stopped early)"
-                  if t.get("stopped_early") else str(t["epochs_trained"]))
-        lines.append(f"| {name} | {stats[0]['images']} ({stats[0]['patients']}) | {epochs} | "
-                     + " | ".join(_cell(s) for s in stats) + f" | {_published(key)} |")
+        rows = dice_rows(folder / "metrics.csv")
+        patients = len({r["patient"] for r in rows})
+        lines.append(f"| {label.get(key, f'SDM {key}')} | {len(rows)} ({patients}) | "
+                     f"{epochs_text(trainings[key])} | " + " | ".join(statistics_cells(rows))
+                     + f" | {_published(key)} |")
     lines.append(f"| CycleGAN, all frames (paper) | – | – | – | – | – | – | "
                  f"{_published('cyclegan')} |")
     lines += ["", "Per-view rows are tested on that view's real test frames, the all-frames rows on "

@@ -36,26 +36,77 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 if __package__ in (None, ""):  # run as a file: python scripts/run_pipeline.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data_preparation.camus_reader import open_camus
 from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_to_dict, parse_config, run_program, save_config
+from echo_from_noise.cli import (config_to_dict, option_arguments, parse_config, prefixed_arguments,
+                                 prefixed_options, run_program, save_config)
 from echo_from_noise.files import atomic_path, check_writable
 from echo_from_noise.contract import VIEWS
+from echo_segmentation.config import TrainConfig as SegmentationTrainConfig
+from semantic_diffusion_model.checkpoint import checkpoint_name
+from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
+from semantic_diffusion_model.sample import Config as SampleConfig
 from scripts.pipeline_presets import PRESETS
 from scripts.pipeline_report import real_vs_synthetic_figure, write_report
 
 REPO = Path(__file__).resolve().parent.parent
+PYTHON = [sys.executable, "-m"]
+PHASES = tuple(dict.fromkeys(view.split("_")[1] for view in VIEWS))  # ED, ES
+
+
+def mpiexec(gpus: int) -> list[str]:
+    """``mpiexec -n GPUS python -m`` (the virtual environment's mpiexec when it has one)."""
+    venv_mpiexec = Path(sys.executable).parent / "mpiexec"
+    return [str(venv_mpiexec) if venv_mpiexec.exists() else "mpiexec", "-n", str(gpus), *PYTHON]
+
+
+def torchrun(gpus: int) -> list[str]:
+    """``torchrun --standalone --nproc_per_node GPUS -m``."""
+    return [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node",
+            str(gpus), "-m"]
+
+
+LAUNCHERS = {"mpiexec": mpiexec, "torchrun": torchrun}  # --launcher of the multi-GPU stages
+
+
+class StageOptions(NamedTuple):
+    """Options of a stage program that the pipeline offers as ``prefix + name`` and passes on."""
+
+    program: str
+    config: type  # the program's configuration dataclass: type, help and choices of each option
+    prefix: str
+    names: tuple[str, ...]
+
+    def fields(self) -> list[tuple]:
+        return prefixed_options(self.config, self.prefix, self.names, self.program)
+
+    def arguments(self, config: Any) -> list[str]:
+        """``--name value`` of each of these options that is set (None: the program's default)."""
+        return prefixed_arguments(config, self.prefix, self.names)
+
+
+# The stage programs' options that the pipeline offers too (the presets set them): e.g.
+# --sdm-model-channels is passed to semantic_diffusion_model.train as --model-channels.
+DIFFUSION_TRAINING = StageOptions("semantic_diffusion_model.train", DiffusionTrainConfig, "sdm_", (
+    "model_channels", "channel_mult", "num_res_blocks", "attention_resolutions",
+    "num_head_channels", "spade_hidden", "batch_size", "lr", "ema_rate"))
+SAMPLER = StageOptions("semantic_diffusion_model.sample", SampleConfig, "", ("sampler",))
+SAMPLING = StageOptions(SAMPLER.program, SampleConfig, "sample_", ("steps", "batch_size"))
+SEGMENTATION_TRAINING = StageOptions("echo_segmentation.train", SegmentationTrainConfig, "seg_", (
+    "preset", "image_size", "epochs", "max_minutes"))
 
 
 @dataclass
-class PipelineConfig:
+class PipelineOwnConfig:
+    """The options that belong to the pipeline itself."""
+
     preset: str = field(default="smoke", metadata={
         "help": "settings filling every option below left unset", "choices": tuple(PRESETS)})
     work_dir: str = field(default="runs/pipeline", metadata={"help": "folder of every output"})
@@ -66,11 +117,11 @@ class PipelineConfig:
         "help": "views to generate, segment and test", "choices": VIEWS})
     sdm_train_phases: tuple[str, ...] = field(default=("ED",), metadata={
         "help": "phases whose real frames train each chamber's SDM (the paper: ED only, sampled "
-                "for ED and ES maps)", "choices": ("ED", "ES")})
+                "for ED and ES maps)", "choices": PHASES})
     seg_per_view: bool = field(default=True, metadata={
         "help": "also train and test one segmentation network per view (the per-view rows)"})
     launcher: str = field(default="mpiexec", metadata={
-        "help": "launcher of multi-GPU stages (with --gpus > 1)", "choices": ("mpiexec", "torchrun")})
+        "help": "launcher of multi-GPU stages (with --gpus > 1)", "choices": tuple(LAUNCHERS)})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     dry_run: bool = field(default=False, metadata={
         "help": "print every stage's command (or that it is finished) and stop: nothing is run "
@@ -89,34 +140,16 @@ class PipelineConfig:
         "help": "size of extracted frames, label maps and generated images (pixels)"})
     num_augment: Optional[int] = field(default=None, metadata={
         "help": "augmented label maps per real map (one synthetic image each)"})
-    sdm_model_channels: Optional[int] = field(default=None, metadata={"help": "SDM base channels"})
-    sdm_channel_mult: Optional[tuple[int, ...]] = field(default=None, metadata={
-        "help": "SDM channel multipliers (empty: the published list for the size)"})
-    sdm_num_res_blocks: Optional[int] = field(default=None, metadata={"help": "SDM res blocks per level"})
-    sdm_attention_resolutions: Optional[tuple[int, ...]] = field(default=None, metadata={
-        "help": "SDM attention resolutions (pixels)"})
-    sdm_num_head_channels: Optional[int] = field(default=None, metadata={
-        "help": "SDM channels per attention head"})
-    sdm_spade_hidden: Optional[int] = field(default=None, metadata={
-        "help": "SDM hidden channels of each SPADE label-map convolution"})
-    sdm_batch_size: Optional[int] = field(default=None, metadata={"help": "SDM batch per GPU"})
     sdm_steps: Optional[int] = field(default=None, metadata={
         "help": "SDM training steps (the learning rate anneals to 0 over them)"})
-    sdm_lr: Optional[float] = field(default=None, metadata={"help": "SDM learning rate"})
-    sdm_ema_rate: Optional[float] = field(default=None, metadata={"help": "SDM EMA rate"})
-    sampler: Optional[str] = field(default=None, metadata={
-        "help": "sampler", "choices": ("ddpm", "ddim", "dpm-solver++", "heun")})
-    sample_steps: Optional[int] = field(default=None, metadata={
-        "help": "sampler steps (0 = the sampler's default; ddpm: all 1000)"})
-    sample_batch_size: Optional[int] = field(default=None, metadata={"help": "maps per sampling batch"})
-    seg_preset: Optional[str] = field(default=None, metadata={
-        "help": "segmentation preset", "choices": ("default", "paper", "plain")})
-    seg_image_size: Optional[int] = field(default=None, metadata={
-        "help": "segmentation input size (empty: the segmentation preset's)"})
-    seg_epochs: Optional[int] = field(default=None, metadata={"help": "segmentation epochs"})
-    seg_max_minutes: Optional[float] = field(default=None, metadata={
-        "help": "safety stop of each segmentation training (minutes; no preset sets one): a "
-                "network it stops early is marked in the report as not comparable"})
+
+
+# Every option of the pipeline: its own, then the stage programs' it passes on (also preset values).
+PipelineConfig = make_dataclass(
+    "PipelineConfig",
+    [*DIFFUSION_TRAINING.fields(), *SAMPLER.fields(), *SAMPLING.fields(),
+     *SEGMENTATION_TRAINING.fields()],
+    bases=(PipelineOwnConfig,), namespace={"__module__": __name__})
 
 
 def resolve(config: PipelineConfig) -> PipelineConfig:
@@ -127,15 +160,6 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
             values[key] = value
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return PipelineConfig(**values)
-
-
-def option(name: str, value) -> list[str]:
-    """``--name value`` (several values for a tuple), or nothing when the value is None."""
-    if value is None:
-        return []
-    if isinstance(value, (tuple, list)):
-        return [f"--{name}", *map(str, value)]
-    return [f"--{name}", str(value)]
 
 
 class StageRunner:
@@ -168,6 +192,62 @@ class StageRunner:
               f"(pipeline {(time.time() - self.started) / 60:.1f} min)", flush=True)
 
 
+class Folders:
+    """The pipeline's folders (listed at the top of this file)."""
+
+    def __init__(self, work: Path, camus_dir: str | None):
+        self.work = work
+        self.camus = Path(camus_dir).resolve() if camus_dir else work / "0_camus"
+        self.extract, self.labels, self.samples = work / "1_extract", work / "2_labels", work / "3_samples"
+        self.seg_data, self.results = work / "4_segmentation_data", work / "results"
+
+
+def run(config: PipelineConfig) -> None:
+    """Every stage in order (finished ones are skipped), then the report."""
+    c = resolve(config)
+    folders = Folders(Path(c.work_dir).resolve(), c.camus_dir)
+    if not c.dry_run:
+        check_writable(folders.work)
+        save_config(c, folders.work / "pipeline_config.json")
+    stages = StageRunner(folders.work, c.dry_run)
+    data_stages(stages, c, folders)
+    for chamber in sorted({view.split("_")[0] for view in c.views}):
+        diffusion_stages(stages, c, folders, chamber)
+    datasets = segmentation_datasets(c)
+    segmentation_stages(stages, c, folders, datasets)
+    if c.dry_run:
+        print("dry run: nothing was run or written")
+        return
+    report(c, folders, datasets)
+    print(f"report: {folders.work / 'report.md'} ({(time.time() - stages.started) / 60:.1f} min)")
+
+
+def data_stages(stages: StageRunner, c: PipelineConfig, folders: Folders) -> None:
+    """The embedded CAMUS-format data (without --camus-dir), extraction (1) and label maps (2)."""
+    if not c.camus_dir:
+        stages.run("embedded_data", PYTHON + [
+            "embedded_camus.generate", "--out-dir", str(folders.camus),
+            "--num-patients", str(c.num_patients), "--size", str(c.data_size), "--seed", str(c.seed)])
+    stages.run("extract", PYTHON + [
+        "data_preparation.extract_camus", "--camus-dir", str(folders.camus),
+        "--out-dir", str(folders.extract), "--size", str(c.image_size),
+        *option_arguments("views", c.views), *patients_option(c, folders.camus)])
+    stages.run("labels", PYTHON + [
+        "data_preparation.prepare_labels", "--extract-dir", str(folders.extract),
+        "--out-dir", str(folders.labels), "--num-augment", str(c.num_augment),
+        "--seed", str(c.seed), *option_arguments("views", c.views)])
+
+
+def patients_option(c: PipelineConfig, camus: Path) -> list[str]:
+    """``--patients`` of the extraction with --train-patients (else nothing: every patient)."""
+    if not c.train_patients:
+        return []
+    if c.dry_run and not camus.exists():  # embedded data not generated yet
+        return ["--patients", f"<all test, the first {c.train_patients} training and "
+                f"{max(1, c.train_patients // 4)} validation patients of {camus}>"]
+    return option_arguments("patients", select_patients(camus, c.train_patients))
+
+
 def select_patients(camus_dir: Path, limit: int) -> list[str]:
     """Patient numbers: all test patients, the first ``limit`` training and limit/4 validation ones."""
     split_of = open_camus(camus_dir).split_of
@@ -178,95 +258,63 @@ def select_patients(camus_dir: Path, limit: int) -> list[str]:
     return [str(int(p.removeprefix("patient"))) for p in sorted(chosen)]
 
 
-def run(config: PipelineConfig) -> None:
-    c = resolve(config)
-    work = Path(c.work_dir).resolve()
-    if not c.dry_run:
-        check_writable(work)
-        save_config(c, work / "pipeline_config.json")
-    stages = StageRunner(work, c.dry_run)
-    py = [sys.executable, "-m"]
-    if c.gpus > 1 and c.launcher == "mpiexec":
-        mpiexec = Path(sys.executable).parent / "mpiexec"
-        distributed = [str(mpiexec) if mpiexec.exists() else "mpiexec", "-n", str(c.gpus), *py]
-    elif c.gpus > 1:
-        distributed = [str(Path(sys.executable).parent / "torchrun"), "--standalone",
-                       "--nproc_per_node", str(c.gpus), "-m"]
-    else:
-        distributed = py
+def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, chamber: str) -> None:
+    """One chamber's diffusion model: training, then sampling its views' augmented maps (3)."""
+    sdm, steps = folders.work / "sdm" / chamber, str(c.sdm_steps)
+    stages.run(f"sdm_train_{chamber}", launcher_command(c) + [
+        DIFFUSION_TRAINING.program, "--data-dir", str(folders.labels), "--out-dir", str(sdm),
+        *option_arguments("views", [f"{chamber}_{phase}" for phase in c.sdm_train_phases]),
+        "--image-size", str(c.image_size), "--max-steps", steps, "--lr-anneal-steps", steps,
+        "--save-interval", str(max(1, c.sdm_steps // 5)),
+        "--log-interval", str(max(1, c.sdm_steps // 50)), "--seed", str(c.seed),
+        *DIFFUSION_TRAINING.arguments(c)])
+    stages.run(f"sample_{chamber}", launcher_command(c) + [
+        SAMPLER.program, "--checkpoint", str(sdm / checkpoint_name(c.sdm_steps)),
+        "--maps-dir", str(folders.labels), "--out-dir", str(folders.samples),
+        *option_arguments("views", [view for view in c.views if view.startswith(chamber)]),
+        *SAMPLER.arguments(c), *SAMPLING.arguments(c), "--seed", str(c.seed)])
 
-    camus = Path(c.camus_dir).resolve() if c.camus_dir else work / "0_camus"
-    if not c.camus_dir:
-        stages.run("embedded_data", py + ["embedded_camus.generate", "--out-dir", str(camus),
-                   "--num-patients", str(c.num_patients), "--size", str(c.data_size),
-                   "--seed", str(c.seed)])
-    extract, labels, samples = work / "1_extract", work / "2_labels", work / "3_samples"
-    seg_data, results = work / "4_segmentation_data", work / "results"
-    patients = []
-    if c.train_patients and c.dry_run and not camus.exists():  # embedded data not generated yet
-        patients = ["--patients", f"<all test, the first {c.train_patients} training and "
-                    f"{max(1, c.train_patients // 4)} validation patients of {camus}>"]
-    elif c.train_patients:
-        patients = option("patients", select_patients(camus, c.train_patients))
-    stages.run("extract", py + ["data_preparation.extract_camus", "--camus-dir", str(camus),
-               "--out-dir", str(extract), "--size", str(c.image_size), *option("views", c.views),
-               *patients])
-    stages.run("labels", py + ["data_preparation.prepare_labels", "--extract-dir", str(extract),
-               "--out-dir", str(labels), "--num-augment", str(c.num_augment), "--seed", str(c.seed),
-               *option("views", c.views)])
 
-    for chamber in sorted({v.split("_")[0] for v in c.views}):
-        sdm = work / "sdm" / chamber
-        steps = str(c.sdm_steps)
-        stages.run(f"sdm_train_{chamber}", distributed + [
-            "semantic_diffusion_model.train", "--data-dir", str(labels), "--out-dir", str(sdm),
-            *option("views", [f"{chamber}_{p}" for p in c.sdm_train_phases]),
-            "--image-size", str(c.image_size), "--max-steps", steps, "--lr-anneal-steps", steps,
-            "--save-interval", str(max(1, c.sdm_steps // 5)), "--log-interval",
-            str(max(1, c.sdm_steps // 50)), "--seed", str(c.seed),
-            *option("model-channels", c.sdm_model_channels), *option("channel-mult", c.sdm_channel_mult),
-            *option("num-res-blocks", c.sdm_num_res_blocks),
-            *option("attention-resolutions", c.sdm_attention_resolutions),
-            *option("num-head-channels", c.sdm_num_head_channels),
-            *option("spade-hidden", c.sdm_spade_hidden),
-            *option("batch-size", c.sdm_batch_size), *option("lr", c.sdm_lr),
-            *option("ema-rate", c.sdm_ema_rate)])
-        from semantic_diffusion_model.checkpoint import checkpoint_name
+def launcher_command(c: PipelineConfig) -> list[str]:
+    """The start of a diffusion stage's command: one process, or one per GPU with --launcher."""
+    return LAUNCHERS[c.launcher](c.gpus) if c.gpus > 1 else PYTHON
 
-        stages.run(f"sample_{chamber}", distributed + [
-            "semantic_diffusion_model.sample", "--checkpoint", str(sdm / checkpoint_name(c.sdm_steps)),
-            "--maps-dir", str(labels), "--out-dir", str(samples),
-            *option("views", [v for v in c.views if v.startswith(chamber)]),
-            "--sampler", c.sampler, "--steps", str(c.sample_steps),
-            "--batch-size", str(c.sample_batch_size), "--seed", str(c.seed)])
 
-    datasets = {v: [v] for v in c.views} if c.seg_per_view else {}
-    datasets |= {"all_views": list(c.views), "real_all_views": list(c.views)}
+def segmentation_datasets(c: PipelineConfig) -> dict[str, list[str]]:
+    """The segmentation data sets and their views: per view (optional), all synthetic, all real."""
+    datasets = {view: [view] for view in c.views} if c.seg_per_view else {}
+    return datasets | {"all_views": list(c.views), "real_all_views": list(c.views)}
+
+
+def segmentation_stages(stages: StageRunner, c: PipelineConfig, folders: Folders,
+                        datasets: dict[str, list[str]]) -> None:
+    """Every segmentation data set (4), then a network trained on each and tested on real frames (5)."""
     for name, views in datasets.items():
         source = "real" if name.startswith("real_") else "synthetic"
-        stages.run(f"segmentation_data_{name}", py + [
+        stages.run(f"segmentation_data_{name}", PYTHON + [
             "data_preparation.prepare_segmentation_data", "--source", source,
-            "--extract-dir", str(extract), "--out-dir", str(seg_data), "--dataset-name", name,
-            *option("views", views), *(["--samples-dir", str(samples)] if source == "synthetic" else [])])
+            "--extract-dir", str(folders.extract), "--out-dir", str(folders.seg_data),
+            "--dataset-name", name, *option_arguments("views", views),
+            *(["--samples-dir", str(folders.samples)] if source == "synthetic" else [])])
     for name, views in datasets.items():
-        run_dir = work / "segmentation" / name
-        stages.run(f"segmentation_train_{name}", py + [
-            "echo_segmentation.train", "--data-dir", str(seg_data / name), "--out-dir", str(run_dir),
-            "--preset", c.seg_preset, *option("image-size", c.seg_image_size),
-            *option("epochs", c.seg_epochs), *option("max-minutes", c.seg_max_minutes),
+        run_dir = folders.work / "segmentation" / name
+        stages.run(f"segmentation_train_{name}", PYTHON + [
+            SEGMENTATION_TRAINING.program, "--data-dir", str(folders.seg_data / name),
+            "--out-dir", str(run_dir), *SEGMENTATION_TRAINING.arguments(c),
             "--seed", str(c.seed), "--resume"])  # --resume: continue last.pt, or start afresh
-        stages.run(f"segmentation_test_{name}", py + [
+        stages.run(f"segmentation_test_{name}", PYTHON + [
             "echo_segmentation.test", "--checkpoint", str(run_dir / "best.pt"),
-            "--data-dir", str(extract), *option("views", views), "--out-dir", str(results / name),
-            "--seed", str(c.seed)])
+            "--data-dir", str(folders.extract), *option_arguments("views", views),
+            "--out-dir", str(folders.results / name), "--seed", str(c.seed)])
 
-    if c.dry_run:
-        print("dry run: nothing was run or written")
-        return
-    figure = real_vs_synthetic_figure(samples, list(c.views), work / "real_vs_synthetic.png")
+
+def report(c: PipelineConfig, folders: Folders, datasets: dict[str, list[str]]) -> None:
+    """WORK/report.md (Table 1 beside the published rows, the settings) and its figure."""
+    figure = real_vs_synthetic_figure(folders.samples, list(c.views),
+                                      folders.work / "real_vs_synthetic.png")
     settings = "\n".join(f"- `{key}`: {json.dumps(value)}" for key, value in config_to_dict(c).items())
-    write_report({name: results / name for name in datasets}, work / "report.md", figure, settings)
-    print(f"report: {work / 'report.md'} ({(time.time() - stages.started) / 60:.1f} min)")
+    write_report({name: folders.results / name for name in datasets}, folders.work / "report.md",
+                 figure, settings)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,9 +13,10 @@ import re
 import numpy as np
 import torch
 
-from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_from_dict
 from echo_from_noise import storage
+from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
+from echo_from_noise.cli import config_from_dict
+from echo_from_noise.errors import UserError
 from .config import DiffusionConfig, ModelConfig
 
 FORMAT = "echo-from-noise/sdm-checkpoint"
@@ -43,16 +44,8 @@ def latest_checkpoint(folder: str) -> str | None:
 
 
 def save_checkpoint(path: str, state: dict) -> None:
-    """Write atomically (see storage.open_atomic); a full disk is a UserError and leaves nothing."""
-    state = {"format": FORMAT, "version": VERSION, **state}
-    try:
-        with storage.open_atomic(path) as f:
-            torch.save(state, f)  # to a Python file, so a failed write's OSError stays visible
-    except (OSError, RuntimeError) as error:
-        user_error = storage.write_error(path, error)
-        if user_error is None:
-            raise
-        raise user_error from None
+    """Write atomically (local or URL); a full disk is a UserError and leaves nothing."""
+    save_torch(path, {"format": FORMAT, "version": VERSION, **state})
 
 
 def prune_checkpoints(folder: str, keep: int) -> None:
@@ -64,20 +57,8 @@ def prune_checkpoints(folder: str, keep: int) -> None:
 
 def load_checkpoint(path: str) -> dict:
     """Load a checkpoint of this project on the CPU (weights_only); UserError if it is not one."""
-    if not storage.exists(path):
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        if storage.is_url(path):
-            import blobfile as bf
-            with bf.BlobFile(path, "rb") as f:
-                state = torch.load(f, map_location="cpu", weights_only=True)
-        else:  # memory-mapped: only the tensors actually used are read
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # truncated, not a torch file, or holding unsafe objects
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise UserError(f"{path}: not a semantic diffusion model checkpoint of this project")
+    state = load_torch(path, FORMAT, "a semantic diffusion model checkpoint of this project",
+                       key="format")
     if state.get("version") != VERSION:
         raise UserError(f"{path}: checkpoint version {state.get('version')} is not supported "
                         f"(this code reads version {VERSION})")
@@ -92,27 +73,22 @@ def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, Diff
         raise UserError(f"{path}: checkpoint configuration is unusable ({error})") from None
 
 
-def load_model(path: str, device: str | torch.device = "cpu", use_ema: bool = True):
-    """Rebuild the network from a checkpoint alone -> (model in eval mode, DiffusionConfig,
+def model_from_state(state: dict, path: str, device: str | torch.device = "cpu",
+                     use_ema: bool = True):
+    """Rebuild the network of a loaded checkpoint -> (model in eval mode, DiffusionConfig,
     ModelConfig). EMA weights by default."""
     from .unet import SPADEUNet
 
-    state = load_checkpoint(path)
     model_config, diffusion_config = configs_of(state, path)
     model_config.grad_checkpoint = False
     model = SPADEUNet(model_config)
-    weights = state["ema"] if use_ema else state["model"]
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as error:
-        raise UserError(f"{path}: weights do not fit the configuration stored with them "
-                        f"({str(error).splitlines()[0]})") from None
+    load_weights(model, state["ema"] if use_ema else state["model"], path)
     return model.to(device).eval(), diffusion_config, model_config
 
 
-def trained_with_label_dropout(state: dict) -> bool:
-    """Whether the model learned the null map (needed for classifier-free guidance)."""
-    return float(state.get("label_dropout", 0.0)) > 0.0
+def load_model(path: str, device: str | torch.device = "cpu", use_ema: bool = True):
+    """Rebuild the network from a checkpoint file alone (see model_from_state)."""
+    return model_from_state(load_checkpoint(path), path, device, use_ema)
 
 
 def rng_states() -> dict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from echo_from_noise.contract import SECTOR_CLASSES, VIEWS
+from echo_from_noise.device import PRECISIONS
 
 # published channel multipliers by image size (guided-diffusion / SDM)
 CHANNEL_MULT_BY_SIZE = {256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
@@ -41,10 +42,6 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.channel_mult = tuple(self.channel_mult)
         self.attention_resolutions = tuple(self.attention_resolutions)
-
-    @property
-    def use_checkpoint(self) -> bool:  # guided-diffusion's name for the same switch
-        return self.grad_checkpoint
 
     @property
     def out_channels(self) -> int:
@@ -76,7 +73,7 @@ class StepConfig:
 
     batch_size: int = field(default=12, metadata={"help": "images per step on each process (GPU)"})
     microbatch: int = field(default=0, metadata={"help": "split each batch into micro-batches of this size for gradient accumulation (0 = no split)"})
-    precision: str = field(default="auto", metadata={"help": "compute precision: auto = bf16 autocast on GPUs that support it, else fp32; fp16 uses loss scaling", "choices": ("auto", "bf16", "fp16", "fp32")})
+    precision: str = field(default="auto", metadata={"help": "compute precision: auto = bf16 autocast on GPUs that support it, else fp32; fp16 uses loss scaling", "choices": PRECISIONS})
     compile: bool = field(default=False, metadata={"help": "torch.compile the network"})
     channels_last: bool = field(default=False, metadata={"help": "channels-last memory format (faster convolutions on GPU)"})
 

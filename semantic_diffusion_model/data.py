@@ -40,14 +40,6 @@ def read_image(path: str, size: int | None = None) -> np.ndarray:
     return resize_image(image, size) if size else image
 
 
-def list_maps(folder: str) -> list[str]:
-    """The map PNGs of a folder, sorted by name; UserError if there are none."""
-    paths = [storage.join(folder, n) for n in storage.listdir(folder) if n.endswith(".png")]
-    if not paths:
-        raise UserError(f"{folder}: no label map PNGs found")
-    return paths
-
-
 def list_pairs(data_dir: str, views: tuple[str, ...], split: str) -> list[tuple[str, str]]:
     """(map, image) paths of the given views and split; UserError if none or one is unmatched."""
     pairs = []

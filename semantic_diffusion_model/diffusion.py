@@ -45,10 +45,8 @@ class GaussianDiffusion:
         alphas = 1.0 - betas
         self.alphas_cumprod = np.cumprod(alphas)
         self.alphas_cumprod_prev = np.append(1.0, self.alphas_cumprod[:-1])
-        self.alphas_cumprod_next = np.append(self.alphas_cumprod[1:], 0.0)
         self.sqrt_alphas_cumprod = np.sqrt(self.alphas_cumprod)
         self.sqrt_one_minus_alphas_cumprod = np.sqrt(1.0 - self.alphas_cumprod)
-        self.log_one_minus_alphas_cumprod = np.log(1.0 - self.alphas_cumprod)
         self.sqrt_recip_alphas_cumprod = np.sqrt(1.0 / self.alphas_cumprod)
         self.sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / self.alphas_cumprod - 1)
         # q(x_{t-1} | x_t, x_0)
@@ -62,11 +60,6 @@ class GaussianDiffusion:
                                      / (1.0 - self.alphas_cumprod))
 
     # forward process
-    def q_mean_variance(self, x0: torch.Tensor, t: torch.Tensor):
-        mean = _extract(self.sqrt_alphas_cumprod, t, x0.shape) * x0
-        variance = _extract(1.0 - self.alphas_cumprod, t, x0.shape)
-        return mean, variance, _extract(self.log_one_minus_alphas_cumprod, t, x0.shape)
-
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Sample x_t ~ q(x_t | x_0)."""
         noise = torch.randn_like(x0) if noise is None else noise

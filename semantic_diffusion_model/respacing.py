@@ -9,7 +9,11 @@ this step", whatever the step size.
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from echo_from_noise.errors import UserError
 
@@ -43,3 +47,13 @@ def respaced_diffusion(betas: np.ndarray, learn_sigma: bool, steps: int):
     alphas_cumprod = np.cumprod(1.0 - betas)
     new_betas = respace_betas(alphas_cumprod, timesteps)
     return GaussianDiffusion(new_betas, learn_sigma=learn_sigma), timesteps
+
+
+def reverse_steps(timestep_map: np.ndarray, x: torch.Tensor, desc: str,
+                  progress: bool = False) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """(k, index k, the model's timestep) for each step of the respaced diffusion, the last
+    first, as tensors over the batch of ``x``."""
+    batch = (x.shape[0],)
+    for k in tqdm(range(len(timestep_map) - 1, -1, -1), desc=desc, leave=False, disable=not progress):
+        yield (k, torch.full(batch, k, dtype=torch.long, device=x.device),
+               torch.full(batch, float(timestep_map[k]), device=x.device))

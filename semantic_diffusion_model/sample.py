@@ -33,19 +33,20 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import parse_config, run_program, save_config
-from echo_from_noise.files import atomic_path, check_writable
 from echo_from_noise.contract import SPLITS, VIEWS
+from echo_from_noise.device import PRECISIONS, autocast_dtype
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import atomic_path, check_writable
 
-from .checkpoint import load_checkpoint, load_model
+from .checkpoint import load_checkpoint, model_from_state
+from .config import ModelConfig
 from .data import one_hot, read_image, read_map
 from .diffusion import get_named_beta_schedule
 from .distributed import DistContext, all_reduce_sum, broadcast_object, run_distributed
@@ -55,7 +56,6 @@ from .sample_outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporar
 from .samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from .samplers.dpm_solver import SPACINGS
 from .sampling_maps import MapItem, check_map, find_maps
-from echo_from_noise.device import autocast_dtype
 from .work_claims import Claims
 
 CONFIG_FILE = "sample_config.json"
@@ -77,7 +77,7 @@ class Config:
     clip_denoised: bool = field(default=True, metadata={"help": "clip each prediction of the clean image to [-1, 1]"})
     batch_size: int = field(default=16, metadata={"help": "maps sampled together on each process"})
     seed: int = field(default=0, metadata={"help": "global seed; each map's noise is seeded by (seed, map name)"})
-    precision: str = field(default="auto", metadata={"help": "network precision: auto = bf16 on GPUs that support it, else fp32", "choices": ("auto", "bf16", "fp16", "fp32")})
+    precision: str = field(default="auto", metadata={"help": "network precision: auto = bf16 on GPUs that support it, else fp32", "choices": PRECISIONS})
     num_samples: int = field(default=0, metadata={"help": "sample only the first N maps of the sorted set (0 = all)"})
     use_ema: bool = field(default=True, metadata={"help": "use the EMA weights of the checkpoint (else the raw weights)"})
     contact_sheet_rows: int = field(default=8, metadata={"help": "maps shown in each view's contact_sheet.png (0 = none)"})
@@ -96,8 +96,77 @@ def check_options(config: Config) -> None:
         raise UserError(f"--claim-timeout-minutes must be > 0, got {config.claim_timeout_minutes}")
 
 
-def view_dir(out_dir: Path, item: MapItem) -> Path:
-    return out_dir / item.view if item.view else out_dir
+@dataclass
+class Job:
+    """One rank's part of a sampling job: its options, the network and sampler (the checkpoint is
+    loaded once) and the claims it holds on maps of the shared output folder."""
+
+    config: Config
+    ctx: DistContext
+    model: torch.nn.Module
+    model_config: ModelConfig
+    trained_views: list[str]
+    sampler: Sampler
+    guidance_scale: float  # in effect: 1 (off) for a model that never learned the null map
+    amp_dtype: torch.dtype | None
+    claims: Claims
+
+    @classmethod
+    def load(cls, config: Config, ctx: DistContext) -> "Job":
+        """Read the checkpoint (once), rebuild its network and prepare the sampler."""
+        state = load_checkpoint(config.checkpoint)
+        model, diffusion_config, model_config = model_from_state(state, config.checkpoint,
+                                                                 ctx.device, config.use_ema)
+        scale = effective_guidance_scale(config.guidance_scale,
+                                         float(state.get("label_dropout", 0.0)), warn=ctx.is_main)
+        betas = get_named_beta_schedule(diffusion_config.noise_schedule,
+                                        diffusion_config.diffusion_steps)
+        sampler = Sampler(config.sampler, betas, model_config.learn_sigma, config.steps,
+                          config.eta, config.clip_denoised, config.dpm_spacing)
+        trained_views = list((state.get("config") or {}).get("views") or [])
+        return cls(config, ctx, model, model_config, trained_views, sampler, scale,
+                   autocast_dtype(config.precision, ctx.device),
+                   Claims(config.claim_timeout_minutes * 60))
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.config.out_dir)
+
+    def folder(self, view: str) -> Path:
+        """The output folder of a view ("" for maps that tell no view: --out-dir itself)."""
+        return self.out_dir / view if view else self.out_dir
+
+    @property
+    def generation(self) -> dict:
+        """The settings that decide the images (recorded in each view folder's sample_config.json)."""
+        c, sampler = self.config, self.sampler
+        checkpoint = c.checkpoint if "://" in c.checkpoint else os.path.abspath(c.checkpoint)
+        return {"checkpoint": checkpoint, "use_ema": c.use_ema, "sampler": sampler.name,
+                "steps": sampler.steps, "eta": c.eta if sampler.name == "ddim" else 0.0,
+                "dpm_spacing": c.dpm_spacing if sampler.name == "dpm-solver++" else "",
+                "guidance_scale": self.guidance_scale, "clip_denoised": c.clip_denoised,
+                "seed": c.seed,
+                "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."),
+                "image_size": self.model_config.image_size}
+
+
+@dataclass
+class Tally:
+    """What the whole job did, summed over its ranks."""
+
+    maps: int  # the job's maps, done before or now
+    per_rank: list[int]  # maps generated by each rank
+    per_view: dict[str, int]  # maps generated in each view
+    network_images: int
+    seconds: float
+
+    @property
+    def generated(self) -> int:
+        return sum(self.per_rank)
+
+    @property
+    def images_per_second(self) -> float:
+        return round(self.generated / self.seconds, 4) if self.generated else 0.0
 
 
 def warn_other_chambers(maps: list[MapItem], trained_views: list[str]) -> None:
@@ -108,6 +177,19 @@ def warn_other_chambers(maps: list[MapItem], trained_views: list[str]) -> None:
     if chambers and other:
         print(f"warning: the model was trained on {' '.join(trained_views)} but is sampling maps "
               f"of {' '.join(other)}", file=sys.stderr)
+
+
+def checked_maps(job: Job) -> list[MapItem]:
+    """The maps to sample, each read and checked before anything is written."""
+    config = job.config
+    maps = find_maps(config.maps_dir, config.views, config.splits)
+    if config.num_samples:
+        maps = maps[:config.num_samples]
+    for item in tqdm(maps, desc="checking maps", leave=False, disable=not job.ctx.is_main):
+        check_map(item.path, job.model_config.num_classes)
+    if job.ctx.is_main:
+        warn_other_chambers(maps, job.trained_views)
+    return maps
 
 
 def check_same_generation(folder: Path, generation: dict) -> None:
@@ -126,138 +208,133 @@ def check_same_generation(folder: Path, generation: dict) -> None:
                         "choose another --out-dir")
 
 
-def sample_batch(batch: list[MapItem], *, model, sampler: Sampler, config: Config, scale: float,
-                 amp_dtype, ctx: DistContext, size: int, num_classes: int, channels: int,
-                 out_dir: Path) -> int:
+def view_folders(job: Job, maps: list[MapItem]) -> list[Path]:
+    """The view folders of ``maps``, checked to hold images of these settings only, created."""
+    folders = sorted({job.folder(m.view) for m in maps})
+    for folder in folders:
+        check_same_generation(folder, job.generation)
+        folder.mkdir(parents=True, exist_ok=True)  # for the claims of every rank
+    return folders
+
+
+def maps_to_do(job: Job, maps: list[MapItem]) -> list[MapItem]:
+    """The maps without complete outputs. Rank 0 looks for all: other jobs may finish maps while
+    the ranks would look one after another."""
+    done = [is_done(job.folder(m.view), m.name) for m in maps] if job.ctx.is_main else None
+    return [m for m, d in zip(maps, broadcast_object(done)) if not d]
+
+
+def announce(job: Job, folders: list[Path], todo: int, total: int) -> None:
+    """Record the settings in each view folder and say what will be done (rank 0)."""
+    for folder in folders:
+        save_config(job.config, folder / CONFIG_FILE, extra={"generation": job.generation})
+    sampler, scale = job.sampler, job.guidance_scale
+    print(f"sampling {todo} of {total} maps ({total - todo} already done) "
+          f"with {sampler.name}, {sampler.steps} steps, {sampler.nfe} NFE per image, guidance "
+          f"{'off' if scale == 1.0 else scale}, {job.ctx.world_size} process(es) on {job.ctx.device}",
+          file=sys.stderr)
+
+
+def sample_batch(job: Job, batch: list[MapItem]) -> int:
     """Sample and write one batch; returns the images pushed through the network."""
+    size, num_classes, device = job.model_config.image_size, job.model_config.num_classes, job.ctx.device
     maps = np.stack([read_map(str(m.path), num_classes, size) for m in batch])
-    y = one_hot(torch.from_numpy(maps).to(ctx.device), num_classes)
-    noise = PerSampleNoise.for_names(config.seed, [m.name for m in batch], (channels, size, size),
-                                     ctx.device)
-    denoiser = LabelConditionedDenoiser(model, y, scale, amp_dtype)
+    y = one_hot(torch.from_numpy(maps).to(device), num_classes)
+    noise = PerSampleNoise.for_names(job.config.seed, [m.name for m in batch],
+                                     (job.model_config.in_channels, size, size), device)
+    denoiser = LabelConditionedDenoiser(job.model, y, job.guidance_scale, job.amp_dtype)
     with torch.inference_mode():
-        images = to_uint8(sampler(denoiser, noise, progress=ctx.is_main))
+        images = to_uint8(job.sampler(denoiser, noise, progress=job.ctx.is_main))
     for item, image, label_map in zip(batch, images, maps):
         real = read_image(str(item.real_image), size) if item.real_image else None
-        write_outputs(view_dir(out_dir, item), item.name, image, label_map, real)
+        write_outputs(job.folder(item.view), item.name, image, label_map, real)
     return denoiser.images_evaluated
 
 
-def claim_chunk(chunk: list[MapItem], claims: Claims,
-                out_dir: Path) -> tuple[list[MapItem], list[MapItem]]:
+def claim_chunk(job: Job, chunk: list[MapItem]) -> tuple[list[MapItem], list[MapItem]]:
     """(the maps of ``chunk`` this job now holds, those another job is generating); finished maps
     are in neither."""
     held, busy = [], []
     for item in chunk:
-        folder = view_dir(out_dir, item)
+        folder = job.folder(item.view)
         if is_done(folder, item.name):
             continue
-        if not claims.claim(claim_path(folder, item.name)):
+        if not job.claims.claim(claim_path(folder, item.name)):
             busy.append(item)
         elif is_done(folder, item.name):  # finished by another job between the check and the claim
-            claims.release(claim_path(folder, item.name))
+            job.claims.release(claim_path(folder, item.name))
         else:
             remove_temporaries(folder, item.name)  # of a job killed while writing this map
             held.append(item)
     return held, busy
 
 
-def generate(mine: list[MapItem], claims: Claims, out_dir: Path, batch_size: int, run_batch,
-             bar) -> tuple[Counter, int]:
-    """Generate the maps of ``mine`` that no other job holds, batch by batch; returns (maps
-    generated per view, network images). Maps held by others are tried again while that helps:
-    their job may finish them or die."""
+def generate_pass(job: Job, pending: list[MapItem], bar) -> tuple[Counter, int, list[MapItem]]:
+    """One pass over ``pending``, batch by batch -> (maps generated per view, network images,
+    the maps that other jobs hold)."""
+    made, evaluated, busy = Counter(), 0, []
+    batch_size = job.config.batch_size
+    for first in range(0, len(pending), batch_size):
+        # the batches of a single job, less the maps of others: the same images either way
+        chunk = pending[first:first + batch_size]
+        batch, others = claim_chunk(job, chunk)
+        busy += others
+        if batch:
+            evaluated += sample_batch(job, batch)
+            for item in batch:
+                job.claims.release(claim_path(job.folder(item.view), item.name))
+            made.update(item.view for item in batch)
+        bar.update(len(chunk) - len(others))
+    return made, evaluated, busy
+
+
+def generate(job: Job, mine: list[MapItem]) -> tuple[Counter, int]:
+    """Generate the maps of ``mine`` that no other job holds; returns (maps generated per view,
+    network images). Maps held by others are tried again while that helps: their job may finish
+    them or die."""
     made, evaluated, pending = Counter(), 0, mine
-    while pending:
-        busy = []
-        for first in range(0, len(pending), batch_size):
-            # the batches of a single job, less the maps of others: the same images either way
-            chunk = pending[first:first + batch_size]
-            batch, others = claim_chunk(chunk, claims, out_dir)
-            busy += others
-            if batch:
-                evaluated += run_batch(batch)
-                for item in batch:
-                    claims.release(claim_path(view_dir(out_dir, item), item.name))
-                made.update(item.view for item in batch)
-            bar.update(len(chunk) - len(others))
-        if len(busy) == len(pending):  # nothing moved: the rest is other jobs' work
-            break
-        pending = busy
+    bar = tqdm(total=len(mine), desc=f"sampling (rank 0 of {job.ctx.world_size})", unit="image",
+               disable=not job.ctx.is_main)
+    with job.claims.heartbeat():
+        while pending:
+            made_now, evaluated_now, busy = generate_pass(job, pending, bar)
+            made.update(made_now)
+            evaluated += evaluated_now
+            if len(busy) == len(pending):  # nothing moved: the rest is other jobs' work
+                break
+            pending = busy
+    bar.close()
     return made, evaluated
 
 
-def load_network_and_sampler(config: Config, ctx: DistContext):
-    """(model, its ModelConfig, the Sampler, the guidance scale in effect, the views it was trained on)."""
-    model, diffusion_config, model_config = load_model(config.checkpoint, ctx.device, config.use_ema)
-    state = load_checkpoint(config.checkpoint)  # memory-mapped: only the facts below are read
-    label_dropout = float(state.get("label_dropout", 0.0))
-    trained_views = list((state.get("config") or {}).get("views") or [])
-    scale = effective_guidance_scale(config.guidance_scale, label_dropout, warn=ctx.is_main)
-    betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
-    sampler = Sampler(config.sampler, betas, model_config.learn_sigma, config.steps, config.eta,
-                      config.clip_denoised, config.dpm_spacing)
-    return model, model_config, sampler, scale, trained_views
-
-
-def sample(config: Config, ctx: DistContext) -> None:
-    check_options(config)
-    model, model_config, sampler, scale, trained_views = load_network_and_sampler(config, ctx)
-    size, num_classes, channels = model_config.image_size, model_config.num_classes, model_config.in_channels
-    amp_dtype = autocast_dtype(config.precision, ctx.device)
-
-    maps = find_maps(config.maps_dir, config.views, config.splits)
-    if config.num_samples:
-        maps = maps[:config.num_samples]
-    for item in tqdm(maps, desc="checking maps", leave=False, disable=not ctx.is_main):
-        check_map(item.path, num_classes)
-    if ctx.is_main:
-        warn_other_chambers(maps, trained_views)
-    out_dir = check_writable(config.out_dir)
-    checkpoint = config.checkpoint if "://" in config.checkpoint else os.path.abspath(config.checkpoint)
-    generation = {"checkpoint": checkpoint, "use_ema": config.use_ema, "sampler": sampler.name,
-                  "steps": sampler.steps, "eta": config.eta if sampler.name == "ddim" else 0.0,
-                  "dpm_spacing": config.dpm_spacing if sampler.name == "dpm-solver++" else "",
-                  "guidance_scale": scale, "clip_denoised": config.clip_denoised,
-                  "seed": config.seed, "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
-                  "image_size": size}
-    folders = sorted({view_dir(out_dir, m) for m in maps})
-    for folder in folders:
-        check_same_generation(folder, generation)
-        folder.mkdir(parents=True, exist_ok=True)  # for the claims of every rank
-    # rank 0 lists what is done for all: other jobs may finish maps while ranks would look
-    done = [is_done(view_dir(out_dir, m), m.name) for m in maps] if ctx.is_main else None
-    todo = [m for m, d in zip(maps, broadcast_object(done)) if not d]
-    if ctx.is_main:
-        for folder in folders:
-            save_config(config, folder / CONFIG_FILE, extra={"generation": generation})
-        print(f"sampling {len(todo)} of {len(maps)} maps ({len(maps) - len(todo)} already done) "
-              f"with {sampler.name}, {sampler.steps} steps, {sampler.nfe} NFE per image, guidance "
-              f"{'off' if scale == 1.0 else scale}, {ctx.world_size} process(es) on {ctx.device}",
-              file=sys.stderr)
-
-    mine = todo[ctx.rank::ctx.world_size]  # rank r takes maps r, r + N, ...: each exactly once
-    claims = Claims(config.claim_timeout_minutes * 60)
-    run_batch = partial(sample_batch, model=model, sampler=sampler, config=config, scale=scale,
-                        amp_dtype=amp_dtype, ctx=ctx, size=size, num_classes=num_classes,
-                        channels=channels, out_dir=out_dir)
-    start = time.perf_counter()
-    bar = tqdm(total=len(mine), desc=f"sampling (rank 0 of {ctx.world_size})", unit="image",
-               disable=not ctx.is_main)
-    with claims.heartbeat():
-        made, evaluated = generate(mine, claims, out_dir, config.batch_size, run_batch, bar)
-    bar.close()
+def gather_tally(ctx: DistContext, maps: list[MapItem], made: Counter, evaluated: int,
+                 start: float) -> Tally:
+    """Sum what each rank did over the job (every rank takes part)."""
     views = sorted({m.view for m in maps})
     counts = torch.zeros(ctx.world_size + 1 + len(views), dtype=torch.float64, device=ctx.device)
     counts[ctx.rank], counts[ctx.world_size] = sum(made.values()), evaluated
     counts[ctx.world_size + 1:] = torch.tensor([float(made[v]) for v in views], dtype=torch.float64)
     counts = all_reduce_sum(counts).cpu()  # (maps of each rank, network images, maps of each view)
-    per_rank, network_images = counts[:ctx.world_size], int(counts[ctx.world_size])
-    per_view = dict(zip(views, (int(c) for c in counts[ctx.world_size + 1:])))
-    seconds = time.perf_counter() - start
+    return Tally(len(maps), [int(c) for c in counts[:ctx.world_size]],
+                 dict(zip(views, (int(c) for c in counts[ctx.world_size + 1:]))),
+                 int(counts[ctx.world_size]), time.perf_counter() - start)
+
+
+def sample(config: Config, ctx: DistContext) -> None:
+    check_options(config)
+    job = Job.load(config, ctx)
+    maps = checked_maps(job)
+    check_writable(config.out_dir)
+    folders = view_folders(job, maps)
+    todo = maps_to_do(job, maps)
     if ctx.is_main:
-        finish(config, out_dir, maps, per_rank, per_view, network_images, seconds, sampler, scale,
-               generation, ctx, claims)
+        announce(job, folders, len(todo), len(maps))
+    mine = todo[ctx.rank::ctx.world_size]  # rank r takes maps r, r + N, ...: each exactly once
+    start = time.perf_counter()
+    made, evaluated = generate(job, mine)
+    tally = gather_tally(ctx, maps, made, evaluated, start)
+    if ctx.is_main:
+        finish(job, maps, tally)
 
 
 def count_states(folder: Path, names: list[str], claims: Claims) -> tuple[int, int]:
@@ -273,46 +350,60 @@ def count_states(folder: Path, names: list[str], claims: Claims) -> tuple[int, i
     return done, busy
 
 
-def finish(config, out_dir, maps, per_rank, per_view, network_images, seconds, sampler, scale,
-           generation, ctx, claims):
-    """Per view folder: contact sheet and summary.json from what is on disk (rank 0, after every
-    rank is done). Each job sharing the folder rewrites them, one at a time: the last one's stand."""
-    generated = int(per_rank.sum())
-    run = {"views": sorted(per_view), "maps": len(maps), "generated": generated,
-           "generated_per_rank": [int(v) for v in per_rank], "network_images": network_images,
-           "seconds": round(seconds, 3),
-           "images_per_second": round(generated / seconds, 4) if generated else 0.0,
-           "world_size": ctx.world_size, "device": str(ctx.device)}
+def run_facts(job: Job, tally: Tally) -> dict:
+    """The "run" entry of each summary.json: this job as a whole."""
+    return {"views": sorted(tally.per_view), "maps": tally.maps, "generated": tally.generated,
+            "generated_per_rank": tally.per_rank, "network_images": tally.network_images,
+            "seconds": round(tally.seconds, 3), "images_per_second": tally.images_per_second,
+            "world_size": job.ctx.world_size, "device": str(job.ctx.device)}
+
+
+def write_summary(job: Job, view: str, names: list[str], tally: Tally) -> tuple[int, int]:
+    """A view folder's contact sheet and summary.json from what is on disk -> (maps done, maps
+    being generated by other jobs). One job at a time: the summary's claim is held."""
+    folder, config, sampler, scale = job.folder(view), job.config, job.sampler, job.guidance_scale
+    with job.claims.hold(folder / f".{SUMMARY_FILE}.claim"):
+        if config.contact_sheet_rows:
+            write_contact_sheet(folder, names, config.contact_sheet_rows)
+        done, busy = count_states(folder, names, job.claims)
+        summary = {"view": view, "count": len(names), "done": done,
+                   "generated": tally.per_view[view], "skipped": len(names) - tally.per_view[view],
+                   "other_jobs": busy,
+                   "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
+                   "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
+                   "guidance_scale": scale, "guidance_requested": config.guidance_scale,
+                   "checkpoint": job.generation["checkpoint"], "seed": config.seed,
+                   "precision": job.generation["precision"], "run": run_facts(job, tally)}
+        with atomic_path(folder / SUMMARY_FILE) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return done, busy
+
+
+def finish(job: Job, maps: list[MapItem], tally: Tally) -> None:
+    """Per view folder: contact sheet and summary.json (rank 0, after every rank is done). Each
+    job sharing the folder rewrites them, one at a time: the last one's stand."""
     missing = others = done_total = 0
-    for view in run["views"]:
-        folder = out_dir / view if view else out_dir
+    for view in sorted(tally.per_view):
         names = [m.name for m in maps if m.view == view]
-        with claims.hold(folder / f".{SUMMARY_FILE}.claim"):
-            if config.contact_sheet_rows:
-                write_contact_sheet(folder, names, config.contact_sheet_rows)
-            done, busy = count_states(folder, names, claims)
-            summary = {"view": view, "count": len(names), "done": done,
-                       "generated": per_view[view], "skipped": len(names) - per_view[view],
-                       "other_jobs": busy,
-                       "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
-                       "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
-                       "guidance_scale": scale, "guidance_requested": config.guidance_scale,
-                       "checkpoint": generation["checkpoint"], "seed": config.seed,
-                       "precision": generation["precision"], "run": run}
-            with atomic_path(folder / SUMMARY_FILE) as tmp:
-                tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        done, busy = write_summary(job, view, names, tally)
         missing += len(names) - done - busy
         others += busy
         done_total += done
     if missing:
-        raise UserError(f"{out_dir}: {missing} maps have no complete outputs after sampling (a job "
-                        "that had claimed them stopped?): run the command again")
-    print(f"{generated} images generated, {done_total - generated} done by earlier runs or other "
-          f"jobs, in {seconds:.1f} s ({run['images_per_second']} images/s, {sampler.nfe} NFE each) "
-          f"-> {out_dir}", file=sys.stderr)
+        raise UserError(f"{job.out_dir}: {missing} maps have no complete outputs after sampling (a "
+                        "job that had claimed them stopped?): run the command again")
+    report(job, tally, done_total, others)
+
+
+def report(job: Job, tally: Tally, done_total: int, others: int) -> None:
+    """The job's last lines on stderr."""
+    print(f"{tally.generated} images generated, {done_total - tally.generated} done by earlier runs "
+          f"or other jobs, in {tally.seconds:.1f} s ({tally.images_per_second} images/s, "
+          f"{job.sampler.nfe} NFE each) -> {job.out_dir}", file=sys.stderr)
     if others:
         print(f"{others} maps being generated by other jobs (the last job to finish completes "
-              f"{SUMMARY_FILE} and {'the contact sheet' if config.contact_sheet_rows else 'the set'})",
+              f"{SUMMARY_FILE} and "
+              f"{'the contact sheet' if job.config.contact_sheet_rows else 'the set'})",
               file=sys.stderr)
 
 

@@ -100,3 +100,38 @@ def expect_user_error(program_main, argv, capsys, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in last, last
     return last
+
+
+# --- running a program as a command (python -m ...) ---------------------------------------------
+import subprocess  # noqa: E402 (this section was appended; the file grows by appending)
+
+
+def run_module(module: str, *args, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m module args`` from the repository, with its text output captured."""
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO,
+                          env=subprocess_env(), capture_output=True, text=True, **kwargs)
+
+
+def assert_help_lists(module: str, *options: str) -> None:
+    """``python -m module --help`` exits 0 and names every one of ``options``."""
+    shown = run_module(module, "--help")
+    assert shown.returncode == 0
+    for option in options:
+        assert option in shown.stdout
+
+
+def kill_when(command: list[str], ready, env: dict[str, str] | None = None,
+              timeout_s: float = 120.0) -> None:
+    """Run ``command`` from the repository and SIGKILL it as soon as ``ready()`` holds (or it
+    ended, or ``timeout_s`` passed): a job killed part-way, for the resume tests."""
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(command, cwd=REPO, env=env or subprocess_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while not ready() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nibabel
@@ -13,10 +11,11 @@ import pytest
 import SimpleITK as sitk
 
 from data_preparation.extract_camus import main as extract_main
-from echo_from_noise.files import list_pngs, read_png
 from echo_from_noise.contract import SPLITS, VIEWS
+from echo_from_noise.files import list_pngs, read_png
 
-from .conftest import SMALL_SIZE, expect_user_error, small_patient_numbers, subprocess_env
+from .conftest import (SMALL_SIZE, assert_help_lists, expect_user_error, run_module,
+                       small_patient_numbers)
 
 
 def nifti_frame(camus: Path, patient: str, view: str) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +48,7 @@ def make_mhd_release(root: Path, camus: Path, patients: dict[str, tuple[str, str
 
 def expect_error(argv: list[str], capsys, *fragments: str) -> str:
     return expect_user_error(extract_main, argv, capsys, *fragments)
+
 
 def pngs(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.png"))
@@ -194,9 +194,7 @@ def test_short_raw_file_is_one_line_naming_both_sizes(camus_dir, tmp_path):
     promised = raw.stat().st_size
     raw.write_bytes(raw.read_bytes()[:1000])
     out = tmp_path / "out"
-    failed = subprocess.run([sys.executable, "-m", "data_preparation.extract_camus", "--camus-dir",
-                             str(root), "--out-dir", str(out)],
-                            capture_output=True, text=True, env=subprocess_env())
+    failed = run_module("data_preparation.extract_camus", "--camus-dir", root, "--out-dir", out)
     assert failed.returncode == 2
     assert failed.stderr.splitlines() == [  # nothing from SimpleITK, no progress bar
         f"error: {raw}: has 1000 bytes, header {header} promises {promised}"]
@@ -250,13 +248,8 @@ def test_bad_nifti_names_the_file_and_creates_nothing(synthetic_camus_dir, tmp_p
 
 
 def test_command_line_help_and_error_exit(tmp_path):
-    module = [sys.executable, "-m", "data_preparation.extract_camus"]
-    shown = subprocess.run(module + ["--help"], capture_output=True, text=True, env=subprocess_env())
-    assert shown.returncode == 0
-    for option in ("--camus-dir", "--out-dir", "--size", "--views", "--patients"):
-        assert option in shown.stdout
-    failed = subprocess.run(module + ["--camus-dir", str(tmp_path / "none"), "--out-dir",
-                                      str(tmp_path / "out")],
-                            capture_output=True, text=True, env=subprocess_env())
+    module = "data_preparation.extract_camus"
+    assert_help_lists(module, "--camus-dir", "--out-dir", "--size", "--views", "--patients")
+    failed = run_module(module, "--camus-dir", tmp_path / "none", "--out-dir", tmp_path / "out")
     assert failed.returncode == 2
     assert failed.stderr.strip() == f"error: {tmp_path / 'none'}: CAMUS folder not found"

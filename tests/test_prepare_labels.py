@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,12 +12,12 @@ from scipy import ndimage
 
 from data_preparation.augmentation import (AugmentationParams, augment_map, augmentation_rng,
                                            bspline_weights, random_displacement)
-from echo_from_noise.files import list_pngs, read_png, write_png
-from echo_from_noise.contract import SPLITS, VIEWS, sector_to_camus
 from data_preparation.prepare_labels import main as labels_main
 from data_preparation.sector_mask import sector_mask
+from echo_from_noise.contract import SPLITS, VIEWS, sector_to_camus
+from echo_from_noise.files import list_pngs, read_png, write_png
 
-from .conftest import SMALL_SIZE, expect_user_error, subprocess_env
+from .conftest import SMALL_SIZE, assert_help_lists, expect_user_error, run_module
 
 AUGMENTED_SPLITS = ("training", "validation")
 
@@ -31,6 +29,7 @@ def files(root: Path) -> dict[str, bytes]:
 
 def expect_error(argv, capsys, *fragments):
     return expect_user_error(labels_main, argv, capsys, *fragments)
+
 
 def test_layout_counts_and_round_trip_to_camus(small_extract, small_labels):
     for view in VIEWS:
@@ -105,8 +104,7 @@ def test_rerun_with_fewer_maps_removes_the_extra_ones(small_extract, tmp_path):
 
 
 def test_rerun_after_a_smaller_extraction_removes_the_dropped_patient(small_extract, tmp_path):
-    extract = tmp_path / "extract"
-    shutil.copytree(small_extract, extract)
+    extract = shutil.copytree(small_extract, tmp_path / "extract")
     out = tmp_path / "labels"
     argv = ["--extract-dir", str(extract), "--out-dir", str(out), "--views", "2CH_ED",
             "--num-augment", "1"]
@@ -263,14 +261,10 @@ def test_empty_split_to_augment_and_missing_folder(small_extract, tmp_path, caps
 
 
 def test_command_line(tmp_path):
-    module = [sys.executable, "-m", "data_preparation.prepare_labels"]
-    shown = subprocess.run(module + ["--help"], capture_output=True, text=True, env=subprocess_env())
-    assert shown.returncode == 0
-    for option in ("--extract-dir", "--out-dir", "--num-augment", "--seed", "--views", "--splits",
-                   "--threshold"):
-        assert option in shown.stdout
-    failed = subprocess.run(module + ["--extract-dir", str(tmp_path), "--out-dir", str(tmp_path),
-                                      "--num-augment", "-1"],
-                            capture_output=True, text=True, env=subprocess_env())
+    module = "data_preparation.prepare_labels"
+    assert_help_lists(module, "--extract-dir", "--out-dir", "--num-augment", "--seed", "--views",
+                      "--splits", "--threshold")
+    failed = run_module(module, "--extract-dir", tmp_path, "--out-dir", tmp_path,
+                        "--num-augment", "-1")
     assert failed.returncode == 2
     assert failed.stderr.strip() == "error: --num-augment -1: must be 0 or more"

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from echo_from_noise.files import list_pngs, read_png, write_png
-from echo_from_noise.contract import SPLITS, VIEWS, sector_to_camus
 from data_preparation.prepare_segmentation_data import main as seg_main
+from echo_from_noise.contract import SPLITS, VIEWS, sector_to_camus
+from echo_from_noise.files import list_pngs, read_png, write_png
 
-from .conftest import SMALL_SIZE, expect_user_error, subprocess_env
+from .conftest import SMALL_SIZE, assert_help_lists, expect_user_error, run_module
 
 
 def fake_sample(sector_map: np.ndarray) -> np.ndarray:
@@ -41,6 +39,7 @@ def make_samples(small_labels: Path, root: Path, views=VIEWS, splits=("training"
 
 def expect_error(argv, capsys, *fragments):
     return expect_user_error(seg_main, argv, capsys, *fragments)
+
 
 def names(folder: Path) -> list[str]:
     return [p.name for p in list_pngs(folder)]
@@ -175,22 +174,17 @@ def test_missing_inputs(small_extract, tmp_path, capsys):
 
 
 def test_command_line(small_extract, tmp_path):
-    module = [sys.executable, "-m", "data_preparation.prepare_segmentation_data"]
-    shown = subprocess.run(module + ["--help"], capture_output=True, text=True, env=subprocess_env())
-    assert shown.returncode == 0
-    for option in ("--samples-dir", "--extract-dir", "--out-dir", "--views", "--dataset-name",
-                   "--source", "--size"):
-        assert option in shown.stdout
-    done = subprocess.run(module + ["--source", "real", "--extract-dir", str(small_extract),
-                                    "--out-dir", str(tmp_path), "--views", "2CH_ED"],
-                          capture_output=True, text=True, env=subprocess_env())
+    module = "data_preparation.prepare_segmentation_data"
+    assert_help_lists(module, "--samples-dir", "--extract-dir", "--out-dir", "--views",
+                      "--dataset-name", "--source", "--size")
+    done = run_module(module, "--source", "real", "--extract-dir", small_extract,
+                      "--out-dir", tmp_path, "--views", "2CH_ED")
     assert done.returncode == 0, done.stderr
     assert "dataset real_2CH_ED: 4 training, 2 validation, 2 testing pairs" in done.stdout
 
 
 def test_real_test_spacing_is_carried_into_the_dataset(small_extract, tmp_path):
-    extract = tmp_path / "extract"
-    shutil.copytree(small_extract, extract)
+    extract = shutil.copytree(small_extract, tmp_path / "extract")
     test_stems = [p.stem for p in list_pngs(extract / "2CH_ED" / "images" / "testing")]
     spacing = {stem: [0.5, 0.25] for stem in test_stems}
     spacing["patient0001_2CH_ED_training"] = [0.1, 0.1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from semantic_diffusion_model.diffusion import get_named_beta_schedule
 from semantic_diffusion_model.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.sample import main as sample_main
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, kill_when, subprocess_env
 
 SIZE = 32
 FOLDERS = ("samples", "labels", "labels_visible", "combined")
@@ -141,14 +140,8 @@ def test_killed_run_resumes_to_the_same_set(tiny_checkpoint, maps_2ch, tmp_path)
     command = [sys.executable, "-m", "semantic_diffusion_model.sample", "--checkpoint",
                str(tiny_checkpoint), "--maps-dir", str(maps_2ch), "--out-dir", str(tmp_path / "killed"),
                *slow]
-    process = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
     samples = tmp_path / "killed" / "2CH_ED" / "samples"
-    deadline = time.monotonic() + 120
-    while len(list_pngs(samples)) < 2 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when(command, lambda: len(list_pngs(samples)) >= 2)
     done_before = len(list_pngs(samples))
     assert 2 <= done_before < 6, "the run was not killed part-way"
     summary = sample(tiny_checkpoint, maps_2ch, tmp_path / "killed", *slow)  # the same command again

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from semantic_diffusion_model.distributed import DistContext
 from semantic_diffusion_model.train import Trainer, main
 from semantic_diffusion_model.unet import SPADEUNet
 
-from .conftest import REPO, subprocess_env
+from .conftest import REPO, kill_when, subprocess_env
 
 TINY = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1", "2",
         "--num-res-blocks", "1", "--attention-resolutions", "16", "--num-head-channels", "16"]
@@ -104,13 +102,7 @@ def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
                *train_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "2")]
     # as many threads as the in-process reference run: another count sums in another order
     env = {**subprocess_env(), "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    process = subprocess.Popen(command, cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "checkpoint_0000002.pt").exists() and time.time() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    kill_when(command, (out / "checkpoint_0000002.pt").exists, env)
     steps = [s for s, _ in list_checkpoints(str(out))]
     assert steps and steps[-1] < 6, steps  # killed before the end
     subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)

@@ -41,6 +41,14 @@ def image_of(data: Path, map_path: Path) -> Path:
     return data / "2CH_ED" / "images" / "training" / map_path.name
 
 
+def assert_refused(data: Path, tmp_path: Path, capsys, expected: str, *options: str) -> None:
+    """Training exits 2 with one error line holding ``expected`` and creates no --out-dir."""
+    out = tmp_path / "out"
+    code, err = run_main(train_args(data, out, *options), capsys)
+    assert code == 2 and expected in err, err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("problem", ["no_pairs", "empty_data_dir", "bad_value", "map_size",
                                      "image_size", "missing_image"])
 def test_bad_data_is_a_one_line_error_and_creates_nothing(problem, small_labels, tmp_path, capsys):
@@ -68,10 +76,7 @@ def test_bad_data_is_a_one_line_error_and_creates_nothing(problem, small_labels,
     else:
         image_of(data, maps[0]).unlink()
         expected = f"{maps[0]}: no matching image"
-    out = tmp_path / "out"
-    code, err = run_main(train_args(data, out, *views), capsys)
-    assert code == 2 and expected in err, err
-    assert not out.exists()
+    assert_refused(data, tmp_path, capsys, expected, *views)
 
 
 class Exploit:
@@ -100,10 +105,8 @@ def test_resume_from_a_foreign_file_is_refused_and_creates_nothing(kind, small_l
         resume.write_bytes(pickle.dumps({"model": Exploit(marker)}))
     else:
         torch.save({"format": "echo-from-noise/sdm-checkpoint", "model": Exploit(marker)}, resume)
-    out = tmp_path / "out"
-    code, err = run_main(train_args(small_labels, out, "--resume", str(resume)), capsys)
-    assert code == 2 and expected in err, err
-    assert not marker.exists() and not out.exists()
+    assert_refused(small_labels, tmp_path, capsys, expected, "--resume", str(resume))
+    assert not marker.exists()
 
 
 def test_unwritable_output_folder(small_labels, tmp_path, capsys):
@@ -120,10 +123,7 @@ def test_unwritable_output_folder(small_labels, tmp_path, capsys):
     (["--num-head-channels", "0"], "--num-head-channels must be >= 1"),
 ])
 def test_network_options_the_model_cannot_take(options, expected, small_labels, tmp_path, capsys):
-    out = tmp_path / "out"
-    code, err = run_main(train_args(small_labels, out, *options), capsys)
-    assert code == 2 and expected in err, err
-    assert not out.exists()
+    assert_refused(small_labels, tmp_path, capsys, expected, *options)
 
 
 def test_image_size_error_names_sizes_that_work(small_labels, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The shared helpers: dataclass configuration -> command line, atomic files, stale temporaries."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -8,7 +9,9 @@ import numpy as np
 import pytest
 
 from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_from_dict, config_to_dict, parse_config
+from echo_from_noise.cli import (build_parser, config_from_dict, config_to_dict, option_arguments,
+                                 parse_config, prefixed_arguments, prefixed_options,
+                                 with_defaults)
 from echo_from_noise.files import (atomic_path, read_label_png, read_png, remove_temporaries,
                                    write_png)
 
@@ -34,6 +37,40 @@ def test_config_options_parse_and_round_trip():
         parse_config(ExampleConfig, ["--size", "64"])  # --data-dir is required
     with pytest.raises(SystemExit):
         parse_config(ExampleConfig, ["--data-dir", "x", "--views", "3CH"])
+
+
+def test_prefixed_options_offer_a_programs_options_and_pass_on_the_set_ones():
+    names = ("size", "views", "flip")
+    Runner = dataclasses.make_dataclass(
+        "Runner", [("seed", int, 0), *prefixed_options(ExampleConfig, "ex_", names, "example")])
+    help_text = build_parser(Runner).format_help()
+    assert "--ex-views [{2CH_ED,4CH_ED} ...]" in help_text and "example --size: pixels" in help_text
+    runner = parse_config(Runner, ["--ex-size", "64", "--ex-views", "4CH_ED", "--no-ex-flip"])
+    assert (runner.ex_size, runner.ex_views, runner.ex_flip, runner.seed) == (64, ("4CH_ED",), False, 0)
+    arguments = prefixed_arguments(runner, "ex_", names)
+    assert arguments == ["--size", "64", "--views", "4CH_ED", "--no-flip"]
+    assert parse_config(ExampleConfig, ["--data-dir", "x", *arguments]) == \
+        ExampleConfig("x", 64, ("4CH_ED",), False, None)
+    assert prefixed_arguments(parse_config(Runner, []), "ex_", names) == []  # unset: left out
+
+
+def test_option_arguments_are_what_the_parser_reads():
+    assert option_arguments("data_dir", "x") == ["--data-dir", "x"]
+    assert option_arguments("views", ("2CH_ED", "4CH_ED")) == ["--views", "2CH_ED", "4CH_ED"]
+    assert option_arguments("flip", True) == ["--flip"]
+    assert option_arguments("flip", False) == ["--no-flip"]
+    assert option_arguments("resume", None) == []
+
+
+def test_with_defaults_changes_only_the_defaults():
+    Small = with_defaults(ExampleConfig, size=32, views=("4CH_ED",))
+    assert issubclass(Small, ExampleConfig)
+    assert [f.name for f in dataclasses.fields(Small)] == [f.name for f in dataclasses.fields(ExampleConfig)]
+    assert parse_config(Small, ["--data-dir", "x"]) == Small("x", 32, ("4CH_ED",), True, None)
+    help_text = build_parser(Small).format_help()
+    assert "pixels (default: 32)" in help_text and "--views {2CH_ED,4CH_ED}" in help_text
+    with pytest.raises(KeyError, match="colour"):
+        with_defaults(ExampleConfig, colour="red")
 
 
 def test_atomic_path_leaves_nothing_when_the_write_fails(tmp_path):

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import nibabel
 import numpy as np
 import pytest
 
-from embedded_camus import generate as synthetic_camus
 from echo_from_noise.contract import SPLITS, VIEWS
+from embedded_camus import generate as synthetic_camus
 from embedded_camus.generate import make_synthetic_camus, render_patient
 
-from .conftest import REPO, subprocess_env
+from .conftest import assert_help_lists, run_module
 
 PATIENTS = [f"patient{n:04d}" for n in range(1, 7)]
 
@@ -109,8 +107,7 @@ def test_deterministic_by_seed_and_extends_smaller_sets(tmp_path, synthetic_camu
 
 
 def test_interrupted_run_resumes_to_the_same_set(tmp_path, synthetic_camus_dir):
-    root = tmp_path / "set"
-    shutil.copytree(synthetic_camus_dir, root)
+    root = shutil.copytree(synthetic_camus_dir, tmp_path / "set")
     victim = root / "database_nifti/patient0004/patient0004_4CH_ES_gt.nii.gz"
     victim.unlink()
     shutil.rmtree(root / "database_split")  # a killed run has not written the lists yet
@@ -158,15 +155,19 @@ def test_refuses_unwritable_or_foreign_output(tmp_path, capsys, synthetic_camus_
 
 def test_command_line_writes_set_and_figure(tmp_path):
     out = tmp_path / "cli"
-    result = subprocess.run(
-        [sys.executable, "-m", "embedded_camus.generate", "--out-dir", str(out),
-         "--num-patients", "3", "--size", "32", "--seed", "7"],
-        cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    result = run_module("embedded_camus.generate", "--out-dir", out, "--num-patients", "3",
+                        "--size", "32", "--seed", "7", timeout=120)
     assert result.returncode == 0, result.stderr
     figure = out / synthetic_camus.FIGURE_FILE
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list(out.glob("database_nifti/*/*.nii.gz"))) == 24
     assert json.loads((out / synthetic_camus.CONFIG_FILE).read_text())["seed"] == 7
+
+
+def test_both_commands_show_their_options():
+    assert_help_lists("embedded_camus.generate", "--out-dir", "--num-patients", "--seed", "--size",
+                      "--validation-fraction", "--testing-fraction", "--no-figure")
+    assert_help_lists("embedded_camus.figure", "--camus-dir", "--out", "--patients", "--dpi")
 
 
 def test_extraction_reads_the_set_unchanged(tmp_path, synthetic_camus_dir):

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ..respacing import reverse_steps
 from .noise import PerSampleNoise
 
 
@@ -26,10 +26,7 @@ def sample(denoiser, diffusion, timestep_map: np.ndarray, noise: PerSampleNoise,
     x = noise()
     abar = np.asarray(diffusion.alphas_cumprod, dtype=np.float64)
     abar_prev = np.asarray(diffusion.alphas_cumprod_prev, dtype=np.float64)
-    n = len(timestep_map)
-    for k in tqdm(range(n - 1, -1, -1), desc="ddim", leave=False, disable=not progress):
-        index = torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)
-        timestep = torch.full((x.shape[0],), float(timestep_map[k]), device=x.device)
+    for k, index, timestep in reverse_steps(timestep_map, x, "ddim", progress):
         output = denoiser(x, timestep).float()
         x0 = diffusion.p_mean_variance(output, x, index, clip_denoised=clip_denoised)["pred_xstart"]
         eps = diffusion.predict_eps_from_xstart(x, index, x0)

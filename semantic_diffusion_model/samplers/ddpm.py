@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ..respacing import reverse_steps
 from .noise import PerSampleNoise
 
 
@@ -22,10 +22,7 @@ def nfe(steps: int) -> int:
 def sample(denoiser, diffusion, timestep_map: np.ndarray, noise: PerSampleNoise,
            clip_denoised: bool = True, progress: bool = False) -> torch.Tensor:
     x = noise()
-    n = len(timestep_map)
-    for k in tqdm(range(n - 1, -1, -1), desc="ddpm", leave=False, disable=not progress):
-        index = torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)
-        timestep = torch.full((x.shape[0],), float(timestep_map[k]), device=x.device)
+    for k, index, timestep in reverse_steps(timestep_map, x, "ddpm", progress):
         output = denoiser(x, timestep).float()
         out = diffusion.p_mean_variance(output, x, index, clip_denoised=clip_denoised)
         x = out["mean"]
