@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path
 
 from .metrics import STRUCTURE_NAMES, STRUCTURES, metric_column

@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from echo_from_noise.files import atomic_path  # noqa: E402
 from echo_from_noise.contract import CAMUS_COLOURS  # noqa: E402
+from echo_from_noise.files import atomic_path  # noqa: E402
 
 from .metrics import STRUCTURE_NAMES, STRUCTURES, metric_column, structure_masks  # noqa: E402
 

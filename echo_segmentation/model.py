@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from monai.networks.nets import DynUNet, UNet
 
-from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_from_dict
 from echo_from_noise.checkpoint_files import load_torch, save_torch
+from echo_from_noise.cli import config_from_dict
 from echo_from_noise.contract import CAMUS_CLASSES
+from echo_from_noise.errors import UserError
 
 from .config import TrainConfig
 

@@ -12,9 +12,7 @@ training program's default (python -m semantic_diffusion_model.train --help).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -26,7 +24,7 @@ from semantic_diffusion_model.diffusion import get_named_beta_schedule
 from semantic_diffusion_model.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from semantic_diffusion_model.unet import SPADEUNet
-from scripts.benchmark_timing import median_seconds
+from scripts.benchmark_timing import median_seconds, write_results
 
 
 TinyModelConfig = with_defaults(
@@ -35,7 +33,7 @@ TinyModelConfig = with_defaults(
 
 
 @dataclass
-class BenchmarkConfig(TinyModelConfig):
+class SamplingBenchmarkConfig(TinyModelConfig):
     checkpoint: str = field(default="", metadata={"help": "time this checkpoint's network (else a new one built from the network options)"})
     batch_size: int = field(default=4, metadata={"help": "maps per batch"})
     samplers: tuple[str, ...] = field(default=SAMPLER_NAMES, metadata={"help": "samplers to time", "choices": SAMPLER_NAMES})
@@ -46,14 +44,14 @@ class BenchmarkConfig(TinyModelConfig):
     json_out: str = field(default="", metadata={"help": "also write the results to this JSON file"})
 
 
-def build_model(config: BenchmarkConfig, device: torch.device):
+def build_model(config: SamplingBenchmarkConfig, device: torch.device):
     if config.checkpoint:
         return load_model(config.checkpoint, device)
     model_config = sub_config(ModelConfig, config)
     return SPADEUNet(model_config).to(device).eval(), DiffusionConfig(), model_config
 
 
-def benchmark(config: BenchmarkConfig) -> list[dict]:
+def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, diffusion_config, model_config = build_model(config, device)
     betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
@@ -88,19 +86,18 @@ def benchmark(config: BenchmarkConfig) -> list[dict]:
     return results
 
 
-def run(config: BenchmarkConfig) -> None:
+def run(config: SamplingBenchmarkConfig) -> None:
     results = benchmark(config)
     print(f"{'sampler':<14}{'steps':>6}{'NFE':>6}{'s/batch':>10}{'images/s':>10}{'s/NFE':>10}{'net s/eval':>12}")
     for r in results:
         print(f"{r['sampler']:<14}{r['steps']:>6}{r['nfe']:>6}{r['seconds_per_batch']:>10.3f}"
               f"{r['images_per_second']:>10.2f}{r['seconds_per_nfe']:>10.4f}"
               f"{r['network_seconds_per_evaluation']:>12.4f}")
-    if config.json_out:
-        Path(config.json_out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(config.json_out, results)
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(BenchmarkConfig, argv, __doc__)))
+    run_program(lambda: run(parse_config(SamplingBenchmarkConfig, argv, __doc__)))
 
 
 if __name__ == "__main__":

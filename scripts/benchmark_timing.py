@@ -1,7 +1,9 @@
-"""Timing helpers of the benchmark scripts: wall time that waits for the GPU to finish."""
+"""Helpers of the benchmark scripts: wall time that waits for the GPU to finish, JSON results."""
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -23,3 +25,9 @@ def median_seconds(run: Callable[[int], object], repeats: int, device: torch.dev
         synchronize(device)
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
+
+
+def write_results(path: str, results: object) -> None:
+    """Write ``results`` as JSON to ``path`` when one was given (--json-out)."""
+    if path:
+        Path(path).write_text(json.dumps(results, indent=2) + "\n")

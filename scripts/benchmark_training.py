@@ -12,7 +12,6 @@ number of GPUs for a data-parallel estimate. Examples:
 from __future__ import annotations
 
 import dataclasses
-import json
 import resource
 import time
 from dataclasses import dataclass, field
@@ -25,17 +24,17 @@ from semantic_diffusion_model.data import PairData
 from semantic_diffusion_model.distributed import DistContext
 from semantic_diffusion_model.logger import ProgressLog
 from semantic_diffusion_model.train import Trainer
-from scripts.benchmark_timing import synchronize
+from scripts.benchmark_timing import synchronize, write_results
 
 
 @dataclass
-class BenchmarkConfig(StepConfig, DiffusionConfig, ModelConfig):
+class TrainingBenchmarkConfig(StepConfig, DiffusionConfig, ModelConfig):
     warmup: int = field(default=3, metadata={"help": "untimed steps first (compilation, cuDNN autotuning)"})
     steps: int = field(default=10, metadata={"help": "timed steps"})
     json_out: str = field(default="", metadata={"help": "also write the numbers to this JSON file"})
 
 
-def benchmark(config: BenchmarkConfig) -> dict:
+def benchmark(config: TrainingBenchmarkConfig) -> dict:
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -73,17 +72,15 @@ def benchmark(config: BenchmarkConfig) -> dict:
     return result
 
 
-def run(config: BenchmarkConfig) -> None:
+def run(config: TrainingBenchmarkConfig) -> None:
     result = benchmark(config)
     for key, value in result.items():
         print(f"{key:18s} {value}")
-    if config.json_out:
-        with open(config.json_out, "w") as f:
-            json.dump(result, f, indent=2)
+    write_results(config.json_out, result)
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(BenchmarkConfig, argv, __doc__)))
+    run_program(lambda: run(parse_config(TrainingBenchmarkConfig, argv, __doc__)))
 
 
 if __name__ == "__main__":

@@ -44,11 +44,11 @@ if __package__ in (None, ""):  # run as a file: python scripts/run_pipeline.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data_preparation.camus_reader import open_camus
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import (config_to_dict, option_arguments, parse_config, prefixed_arguments,
                                  prefixed_options, run_program, save_config)
-from echo_from_noise.files import atomic_path, check_writable
 from echo_from_noise.contract import VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import atomic_path, check_writable
 from echo_segmentation.config import TrainConfig as SegmentationTrainConfig
 from semantic_diffusion_model.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig

@@ -18,6 +18,7 @@ from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torc
 from echo_from_noise.cli import config_from_dict
 from echo_from_noise.errors import UserError
 from .config import DiffusionConfig, ModelConfig
+from .unet import SPADEUNet
 
 FORMAT = "echo-from-noise/sdm-checkpoint"
 VERSION = 1
@@ -77,8 +78,6 @@ def model_from_state(state: dict, path: str, device: str | torch.device = "cpu",
                      use_ema: bool = True):
     """Rebuild the network of a loaded checkpoint -> (model in eval mode, DiffusionConfig,
     ModelConfig). EMA weights by default."""
-    from .unet import SPADEUNet
-
     model_config, diffusion_config = configs_of(state, path)
     model_config.grad_checkpoint = False
     model = SPADEUNet(model_config)

@@ -14,6 +14,7 @@ from typing import Any
 
 from echo_from_noise.contract import SECTOR_CLASSES, VIEWS
 from echo_from_noise.device import PRECISIONS
+from echo_from_noise.errors import UserError
 
 # published channel multipliers by image size (guided-diffusion / SDM)
 CHANNEL_MULT_BY_SIZE = {256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
@@ -52,7 +53,6 @@ class ModelConfig:
         if self.channel_mult:
             return tuple(self.channel_mult)
         if self.image_size not in CHANNEL_MULT_BY_SIZE:
-            from echo_from_noise.errors import UserError
             raise UserError(f"no published channel multipliers for image size {self.image_size}; "
                             f"give --channel-mult (published for {sorted(CHANNEL_MULT_BY_SIZE)})")
         return CHANNEL_MULT_BY_SIZE[self.image_size]

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from echo_from_noise import storage
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import read_label_png, read_png
 from echo_from_noise.resize import resize_image, resize_labels
-from echo_from_noise import storage
 
 
 def read_map(path: str, num_classes: int, size: int | None = None) -> np.ndarray:

@@ -17,6 +17,8 @@ from tqdm.auto import tqdm
 
 from echo_from_noise.errors import UserError
 
+from .diffusion import GaussianDiffusion
+
 
 def space_timesteps(num_timesteps: int, steps: int) -> np.ndarray:
     """``steps`` timesteps out of 0..num_timesteps-1, evenly spaced, first and last included."""
@@ -40,8 +42,6 @@ def respace_betas(alphas_cumprod: np.ndarray, timesteps: np.ndarray) -> np.ndarr
 
 def respaced_diffusion(betas: np.ndarray, learn_sigma: bool, steps: int):
     """(GaussianDiffusion over ``steps`` kept timesteps, map from its indices to the model's timesteps)."""
-    from .diffusion import GaussianDiffusion
-
     betas = np.asarray(betas, dtype=np.float64)
     timesteps = space_timesteps(len(betas), steps)
     alphas_cumprod = np.cumprod(1.0 - betas)

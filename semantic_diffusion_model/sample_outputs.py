@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from skimage.segmentation import find_boundaries
 
-from echo_from_noise.files import read_png, write_png
 from echo_from_noise.contract import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
                                       SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
+from echo_from_noise.files import read_png, write_png
 
 OUTPUT_FOLDERS = ("labels", "labels_visible", "combined", "samples")  # written in this order
 HEART_CLASSES = (SECTOR_CAVITY, SECTOR_MYOCARDIUM, SECTOR_ATRIUM)

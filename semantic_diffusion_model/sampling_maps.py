@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_png
-from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
 
 AUGMENTED = "_augmented"
 MAPS_FOLDER = "sector_annotations"

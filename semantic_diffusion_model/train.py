@@ -17,10 +17,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from echo_from_noise.errors import UserError
-from echo_from_noise.cli import config_to_dict, parse_config, run_program
-from echo_from_noise.files import remove_temporaries
 from echo_from_noise import storage
+from echo_from_noise.cli import config_to_dict, parse_config, run_program
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import remove_temporaries
 from .checkpoint import (checkpoint_name, configs_of, latest_checkpoint, load_checkpoint,
                          prune_checkpoints, rng_states, save_checkpoint, set_rng_states)
 from .config import DiffusionConfig, ModelConfig, TrainConfig, sub_config

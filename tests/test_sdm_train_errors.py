@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from echo_from_noise.files import read_png, write_png
 from echo_from_noise import storage
+from echo_from_noise.files import read_png, write_png
 from semantic_diffusion_model.data import read_map
 
 from .conftest import REPO, subprocess_env

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import config_to_dict
+from echo_from_noise.errors import UserError
 from echo_segmentation.config import TrainConfig, resolve_preset
 from echo_segmentation.model import (CHECKPOINT_KIND, build_network, load_model,
                                      save_checkpoint)

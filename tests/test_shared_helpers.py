@@ -8,10 +8,10 @@ from typing import Optional
 import numpy as np
 import pytest
 
-from echo_from_noise.errors import UserError
 from echo_from_noise.cli import (build_parser, config_from_dict, config_to_dict, option_arguments,
                                  parse_config, prefixed_arguments, prefixed_options,
                                  with_defaults)
+from echo_from_noise.errors import UserError
 from echo_from_noise.files import (atomic_path, read_label_png, read_png, remove_temporaries,
                                    write_png)
 

@@ -17,6 +17,7 @@ import torch
 
 from echo_from_noise.errors import UserError
 
+from ..respacing import respaced_diffusion
 from . import ddim, ddpm, dpm_solver, heun
 from .noise import PerSampleNoise, noise_seed
 from .vp_schedule import DiscreteVPSchedule
@@ -49,8 +50,6 @@ class Sampler:
         self.dpm_spacing = dpm_spacing
         self.clip_denoised = clip_denoised
         if name in ("ddpm", "ddim"):
-            from ..respacing import respaced_diffusion
-
             self.diffusion, self.timestep_map = respaced_diffusion(betas, learn_sigma, self.steps)
         else:
             self.schedule = DiscreteVPSchedule(np.cumprod(1.0 - betas))
