@@ -5,6 +5,7 @@ cli       a configuration dataclass -> command-line options, saved configuration
 files     atomic writes, checked PNG reading and writing, temporary-file clean-up
 staging   all-or-nothing output folders
 storage   local paths and gs:// / az:// URLs behind one interface (checkpoints, logs)
+checkpoint_files  torch checkpoints: atomic saves, safe (weights-only) loads, one-line errors
 contract  the data contract between the steps: views, splits, label and sector classes, layout
 resize    the one rule for resizing images and label maps
 device    --device and --precision
