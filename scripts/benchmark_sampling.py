@@ -18,12 +18,12 @@ import torch
 
 from echo_from_noise.cli import parse_config, run_program, with_defaults
 from echo_from_noise.device import PRECISIONS, autocast_dtype
-from semantic_diffusion_model.checkpoint import load_model
+from semantic_diffusion_model.training.checkpoint import load_model
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, sub_config
-from semantic_diffusion_model.diffusion import get_named_beta_schedule
-from semantic_diffusion_model.guidance import LabelConditionedDenoiser
-from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
-from semantic_diffusion_model.unet import SPADEUNet
+from semantic_diffusion_model.diffusion.ddpm import get_named_beta_schedule
+from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser
+from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Process, Sampler
+from semantic_diffusion_model.network.unet import SPADEUNet
 from scripts.benchmark_timing import median_seconds, write_results
 
 
@@ -72,7 +72,7 @@ def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
         denoiser(x, t)  # warm-up
         forward = median_seconds(lambda _: denoiser(x, t), max(3, config.repeats), device)
         for name in config.samplers:
-            sampler = Sampler(name, betas, model_config.learn_sigma, steps=config.steps)
+            sampler = Sampler(name, Process.discrete(betas, model_config.learn_sigma), steps=config.steps)
             sampler(denoiser, PerSampleNoise.for_names(0, names, (channels, size, size), device))
             noises = [PerSampleNoise.for_names(r, names, (channels, size, size), device)
                       for r in range(config.repeats)]

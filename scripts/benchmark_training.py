@@ -20,9 +20,9 @@ import torch
 
 from echo_from_noise.cli import parse_config, run_program
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepConfig, TrainConfig
-from semantic_diffusion_model.data import PairData
-from semantic_diffusion_model.distributed import DistContext
-from semantic_diffusion_model.logger import ProgressLog
+from semantic_diffusion_model.training.data import PairData
+from semantic_diffusion_model.training.distributed import DistContext
+from semantic_diffusion_model.training.logger import ProgressLog
 from semantic_diffusion_model.train import Trainer
 from scripts.benchmark_timing import synchronize, write_results
 
@@ -47,7 +47,7 @@ def benchmark(config: TrainingBenchmarkConfig) -> dict:
                     torch.randint(0, 256, (n, size, size), dtype=torch.uint8, generator=generator),
                     [f"random_{i}" for i in range(n)])
     trainer = Trainer(train_config, DistContext(device=device), data, None)
-    log = ProgressLog("", False, 0, trainer.diffusion.num_timesteps, device, tensorboard=False)
+    log = ProgressLog("", False, 0, device, tensorboard=False)
     for step in range(config.warmup):
         trainer.step(step, log)
     synchronize(device)

@@ -50,7 +50,7 @@ from echo_from_noise.contract import VIEWS
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
 from echo_segmentation.config import TrainConfig as SegmentationTrainConfig
-from semantic_diffusion_model.checkpoint import checkpoint_name
+from semantic_diffusion_model.training.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
 from semantic_diffusion_model.sample import Config as SampleConfig
 from scripts.pipeline_presets import PRESETS

@@ -16,8 +16,16 @@ from echo_from_noise.contract import SECTOR_CLASSES, VIEWS
 from echo_from_noise.device import PRECISIONS
 from echo_from_noise.errors import UserError
 
+from .diffusion.preconditioning import FORMULATIONS
+
 # published channel multipliers by image size (guided-diffusion / SDM)
 CHANNEL_MULT_BY_SIZE = {256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
+# named network settings (--model-preset): defaults of ModelConfig's options, still overridable
+MODEL_PRESETS = {
+    # the follow-up paper's pixel backbone: ADM UNet with SPADE in the decoder
+    "edm-adm": dict(model_channels=192, channel_mult=(1, 2, 3, 4), num_res_blocks=3,
+                    attention_resolutions=(32, 16, 8), dropout=0.1),
+}
 
 
 @dataclass
@@ -35,7 +43,7 @@ class ModelConfig:
     norm_groups: int = field(default=32, metadata={"help": "groups of every GroupNorm (channel counts must be divisible by it)"})
     spade_hidden: int = field(default=128, metadata={"help": "hidden channels of the SPADE label-map convolution"})
     dropout: float = field(default=0.0, metadata={"help": "dropout probability in the residual blocks"})
-    learn_sigma: bool = field(default=True, metadata={"help": "also predict the interpolated variance (output 2C channels)"})
+    learn_sigma: bool = field(default=True, metadata={"help": "also predict the interpolated variance (output 2C channels); ddpm only"})
     use_scale_shift_norm: bool = field(default=True, metadata={"help": "time conditioning as scale and shift after the second norm (else added before it)"})
     resblock_updown: bool = field(default=True, metadata={"help": "residual blocks do the down and up sampling (else plain pooling / nearest upsampling)"})
     grad_checkpoint: bool = field(default=False, metadata={"help": "gradient checkpointing of every block (less memory, ~30%% slower)"})
@@ -60,11 +68,27 @@ class ModelConfig:
 
 @dataclass
 class DiffusionConfig:
-    """The Gaussian diffusion process and its training loss."""
+    """The diffusion process and its training loss: the discrete DDPM process of the published SDM,
+    or one of the continuous EDM family (Karras et al. 2022) around the same network."""
 
-    noise_schedule: str = field(default="cosine", metadata={"help": "beta schedule", "choices": ("cosine", "linear")})
-    diffusion_steps: int = field(default=1000, metadata={"help": "number of diffusion steps T"})
-    vb_weight: float = field(default=0.001, metadata={"help": "weight lambda of the variational bound L_vlb = T x (per-timestep term) in the hybrid loss MSE + lambda L_vlb (improved DDPM; 0.001 with T=1000 is guided-diffusion's MSE + L_t)"})
+    formulation: str = field(default="ddpm", metadata={"help": "ddpm = the published SDM (discrete cosine schedule, epsilon and learned variance, hybrid loss); edm / vp / ve = EDM's preconditioning and loss of that name (the network predicts no variance: --learn-sigma is ignored)", "choices": FORMULATIONS})
+    noise_schedule: str = field(default="cosine", metadata={"help": "ddpm: beta schedule", "choices": ("cosine", "linear")})
+    diffusion_steps: int = field(default=1000, metadata={"help": "ddpm: number of diffusion steps T"})
+    vb_weight: float = field(default=0.001, metadata={"help": "ddpm: weight of the per-timestep variational term L_t in the hybrid loss MSE + w L_t (the published code's mse + 0.001 * vb; guided-diffusion uses 1)"})
+    sigma_data: float = field(default=0.5, metadata={"help": "edm: standard deviation of the data in c_skip, c_out, c_in and the loss weight"})
+    p_mean: float = field(default=-1.2, metadata={"help": "edm: mean of ln(sigma) of the training noise levels"})
+    p_std: float = field(default=1.2, metadata={"help": "edm: standard deviation of ln(sigma) of the training noise levels"})
+    vp_beta_d: float = field(default=19.9, metadata={"help": "vp: beta_d of sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1)"})
+    vp_beta_min: float = field(default=0.1, metadata={"help": "vp: beta_min of sigma(t)"})
+    vp_epsilon_t: float = field(default=1e-5, metadata={"help": "vp: smallest training time t (t ~ U(epsilon_t, 1))"})
+    vp_m: int = field(default=1000, metadata={"help": "vp: M of the network's noise input c_noise = (M - 1) t"})
+    ve_sigma_min: float = field(default=0.02, metadata={"help": "ve: smallest training noise level"})
+    ve_sigma_max: float = field(default=100.0, metadata={"help": "ve: largest training noise level"})
+
+    @property
+    def continuous(self) -> bool:
+        """One of the EDM family (a denoiser of sigma), not the discrete DDPM process."""
+        return self.formulation != "ddpm"
 
 
 @dataclass
@@ -82,6 +106,7 @@ class StepConfig:
 class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
     """Every option of the training program (model and diffusion options included)."""
 
+    model_preset: str = field(default="", metadata={"help": "named network settings that replace the defaults of the network options (edm-adm: " + ", ".join(f"{k} {v}" for k, v in MODEL_PRESETS["edm-adm"].items()) + "); empty = the published SDM network", "choices": ("", *MODEL_PRESETS)})
     data_dir: str = field(default="", metadata={"help": "step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images; local path or gs:// / az:// URL", "required": True})
     out_dir: str = field(default="", metadata={"help": "folder for checkpoints, progress.csv, config.json and TensorBoard events; local path or gs:// / az:// URL", "required": True})
     views: tuple[str, ...] = field(default=("2CH_ED",), metadata={"help": "views whose real pairs are trained on together (the paper: ED frames of one chamber)", "choices": VIEWS})
@@ -102,6 +127,11 @@ class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
     num_workers: int = field(default=4, metadata={"help": "threads that decode the PNG files at start (the data set is kept in memory)"})
     dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
     tensorboard: bool = field(default=True, metadata={"help": "also write TensorBoard events (local --out-dir only)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.formulation != "ddpm":  # the EDM family's denoiser has no variance output
+            self.learn_sigma = False
 
     @property
     def total_steps(self) -> int:

@@ -8,22 +8,20 @@ generated exactly once). Each map's noise comes from (--seed, map name), so its 
 depend on the batch size, the number of processes or restarts. Re-running the same command skips
 finished maps: a killed job resumes where it stopped. Independent jobs may share one --out-dir
 (started at once, on one or several machines): each map is claimed by one job (a hidden claim file,
-semantic_diffusion_model.work_claims) and the others skip it; claims of killed jobs are taken over.
+semantic_diffusion_model.sampling.work_claims) and the others skip it; claims of killed jobs are taken over.
 A job that runs out of work while others still generate reports how many and exits 0; the last job
 to finish leaves the complete summary.json and contact sheet.
 
 Samplers (--sampler, NFE = network evaluations per image):
-  ddpm          published ancestral DDPM with the learned variance, all T = 1000 steps by default
-                (NFE 1000); --steps N < T samples the respaced diffusion (NFE N)
-  ddim          DDIM, --eta 0 deterministic (default 50 steps)
-  dpm-solver++  DPM-Solver++(2M) (default 20 steps)
-  heun          EDM Heun solver of the probability-flow ODE, rho 7 (default 18 steps = 35 NFE)
+{samplers}
 
 Examples (the paper trained one model per chamber on ED frames and used it for ED and ES maps):
   python -m semantic_diffusion_model.sample --checkpoint runs/sdm_2ch/checkpoint_0050000.pt \\
       --maps-dir LABELS --views 2CH_ED 2CH_ES --out-dir SAMPLES
   mpiexec -n 8 python -m semantic_diffusion_model.sample --checkpoint ... --maps-dir LABELS \\
       --views 4CH_ED 4CH_ES --out-dir SAMPLES --sampler dpm-solver++ --steps 20
+  python -m semantic_diffusion_model.sample --checkpoint runs/edm_2ch/checkpoint_0050000.pt \\
+      --maps-dir LABELS --views 2CH_ED 2CH_ES --out-dir SAMPLES_EDM --sampler heun --steps 18
 """
 from __future__ import annotations
 
@@ -45,36 +43,34 @@ from echo_from_noise.device import PRECISIONS, autocast_dtype
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
 
-from .checkpoint import load_checkpoint, model_from_state
+from .training.checkpoint import load_checkpoint, model_from_state
 from .config import ModelConfig
-from .data import one_hot, read_image, read_map
-from .diffusion import get_named_beta_schedule
-from .distributed import DistContext, all_reduce_sum, broadcast_object, run_distributed
-from .guidance import LabelConditionedDenoiser, effective_guidance_scale
-from .sample_outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporaries, to_uint8,
+from .training.data import one_hot, read_image, read_map
+from .training.distributed import DistContext, all_reduce_sum, broadcast_object, run_distributed
+from .samplers.guidance import LabelConditionedDenoiser, effective_guidance_scale
+from .sampling.outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporaries, to_uint8,
                              write_contact_sheet, write_outputs)
-from .samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
-from .samplers.dpm_solver import SPACINGS
-from .sampling_maps import MapItem, check_map, find_maps
-from .work_claims import Claims
+from .samplers import PerSampleNoise, Process, Sampler, SamplerConfig
+from .samplers.registry import describe as describe_samplers
+from .sampling.maps import MapItem, check_map, find_maps
+from .sampling.work_claims import Claims
 
 CONFIG_FILE = "sample_config.json"
+# the options that decide the images of the ODE solvers (recorded only for them, so folders
+# sampled before these options existed still match)
+ODE_OPTIONS = ("discretization", "sigma_min", "sigma_max", "rho", "s_churn", "s_min", "s_max",
+               "s_noise")
 SUMMARY_FILE = "summary.json"
 
 
 @dataclass
-class Config:
+class Config(SamplerConfig):
     checkpoint: str = field(default="", metadata={"help": "checkpoint written by semantic_diffusion_model.train (local path or gs:// / az:// URL)", "required": True})
     maps_dir: str = field(default="", metadata={"help": "label maps: a step-2 root (its <VIEW>_augmented/sector_annotations/<split> folders), one view's map folder with split subfolders, or a plain folder of map PNGs", "required": True})
     out_dir: str = field(default="", metadata={"help": "output root (step 3 layout: <VIEW>/samples, labels, labels_visible, combined)", "required": True})
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views to sample (maps of other views are left out)", "choices": VIEWS})
     splits: tuple[str, ...] = field(default=("training", "validation"), metadata={"help": "split subfolders to sample (the testing split stays real)", "choices": SPLITS})
-    sampler: str = field(default="ddpm", metadata={"help": "sampling method (see above)", "choices": SAMPLER_NAMES})
-    steps: int = field(default=0, metadata={"help": "sampler steps; 0 = the sampler's default (ddpm: all T steps, the published sampler; ddim 50; dpm-solver++ 20; heun 18)"})
-    eta: float = field(default=0.0, metadata={"help": "DDIM noise scale (0 = deterministic DDIM, 1 = DDPM-like); ddim only"})
-    dpm_spacing: str = field(default="logSNR", metadata={"help": "time steps of dpm-solver++: uniform in log-SNR, in t, or in sqrt(t)", "choices": SPACINGS})
     guidance_scale: float = field(default=1.0, metadata={"help": "classifier-free guidance scale s (eps = eps_null + s (eps_map - eps_null)); 1 = off (the paper); needs a model trained with --label-dropout > 0"})
-    clip_denoised: bool = field(default=True, metadata={"help": "clip each prediction of the clean image to [-1, 1]"})
     batch_size: int = field(default=16, metadata={"help": "maps sampled together on each process"})
     seed: int = field(default=0, metadata={"help": "global seed; each map's noise is seeded by (seed, map name)"})
     precision: str = field(default="auto", metadata={"help": "network precision: auto = bf16 on GPUs that support it, else fp32", "choices": PRECISIONS})
@@ -119,10 +115,8 @@ class Job:
                                                                  ctx.device, config.use_ema)
         scale = effective_guidance_scale(config.guidance_scale,
                                          float(state.get("label_dropout", 0.0)), warn=ctx.is_main)
-        betas = get_named_beta_schedule(diffusion_config.noise_schedule,
-                                        diffusion_config.diffusion_steps)
-        sampler = Sampler(config.sampler, betas, model_config.learn_sigma, config.steps,
-                          config.eta, config.clip_denoised, config.dpm_spacing)
+        sampler = Sampler(config.sampler, Process.of(diffusion_config, model_config.learn_sigma),
+                          config.steps, options=config, what=config.checkpoint)
         trained_views = list((state.get("config") or {}).get("views") or [])
         return cls(config, ctx, model, model_config, trained_views, sampler, scale,
                    autocast_dtype(config.precision, ctx.device),
@@ -141,9 +135,12 @@ class Job:
         """The settings that decide the images (recorded in each view folder's sample_config.json)."""
         c, sampler = self.config, self.sampler
         checkpoint = c.checkpoint if "://" in c.checkpoint else os.path.abspath(c.checkpoint)
+        ode = sampler.name in ("heun", "euler") or (sampler.name == "dpm-solver++"
+                                                    and sampler.process.formulation != "ddpm")
         return {"checkpoint": checkpoint, "use_ema": c.use_ema, "sampler": sampler.name,
                 "steps": sampler.steps, "eta": c.eta if sampler.name == "ddim" else 0.0,
                 "dpm_spacing": c.dpm_spacing if sampler.name == "dpm-solver++" else "",
+                **({k: getattr(c, k) for k in ODE_OPTIONS} if ode else {}),
                 "guidance_scale": self.guidance_scale, "clip_denoised": c.clip_denoised,
                 "seed": c.seed,
                 "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."),
@@ -293,9 +290,9 @@ def generate(job: Job, mine: list[MapItem]) -> tuple[Counter, int]:
     network images). Maps held by others are tried again while that helps: their job may finish
     them or die."""
     made, evaluated, pending = Counter(), 0, mine
-    bar = tqdm(total=len(mine), desc=f"sampling (rank 0 of {job.ctx.world_size})", unit="image",
-               disable=not job.ctx.is_main)
-    with job.claims.heartbeat():
+    # the bar is closed (its line ended) before any error is printed
+    with tqdm(total=len(mine), desc=f"sampling (rank 0 of {job.ctx.world_size})", unit="image",
+              disable=not job.ctx.is_main) as bar, job.claims.heartbeat():
         while pending:
             made_now, evaluated_now, busy = generate_pass(job, pending, bar)
             made.update(made_now)
@@ -303,7 +300,6 @@ def generate(job: Job, mine: list[MapItem]) -> tuple[Counter, int]:
             if len(busy) == len(pending):  # nothing moved: the rest is other jobs' work
                 break
             pending = busy
-    bar.close()
     return made, evaluated
 
 
@@ -369,7 +365,9 @@ def write_summary(job: Job, view: str, names: list[str], tally: Tally) -> tuple[
         summary = {"view": view, "count": len(names), "done": done,
                    "generated": tally.per_view[view], "skipped": len(names) - tally.per_view[view],
                    "other_jobs": busy,
+                   "formulation": sampler.process.formulation,
                    "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
+                   "seconds_per_image": round(tally.seconds / tally.generated, 4) if tally.generated else None,
                    "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
                    "guidance_scale": scale, "guidance_requested": config.guidance_scale,
                    "checkpoint": job.generation["checkpoint"], "seed": config.seed,
@@ -408,7 +406,8 @@ def report(job: Job, tally: Tally, done_total: int, others: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run_distributed(sample, parse_config(Config, argv, __doc__)))
+    description = __doc__.replace("{samplers}", describe_samplers())
+    run_program(lambda: run_distributed(sample, parse_config(Config, argv, description)))
 
 
 if __name__ == "__main__":

@@ -7,30 +7,34 @@ go to --out-dir. Re-running the same command continues from the newest checkpoin
 
   mpiexec -n 8 python -m semantic_diffusion_model.train --data-dir LABELS --views 2CH_ED \
       --out-dir runs/sdm_2ch --image-size 256 --batch-size 12 --lr-anneal-steps 50000
+
+--formulation edm (or vp, ve) trains the same network with EDM's preconditioning and loss instead
+of the published DDPM process (sample it with heun, euler or dpm-solver++). --model-preset
+edm-adm sets the follow-up paper's ADM backbone (192 channels, multipliers 1 2 3 4, 3 blocks per
+level, attention at 32/16/8, dropout 0.1); options given explicitly override a preset:
+
+  torchrun --nproc_per_node 8 -m semantic_diffusion_model.train --data-dir LABELS \
+      --views 2CH_ED --out-dir runs/edm_2ch --formulation edm --model-preset edm-adm
 """
 from __future__ import annotations
 
-import contextlib
+import argparse
 import json
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from echo_from_noise import storage
-from echo_from_noise.cli import config_to_dict, parse_config, run_program
+from echo_from_noise.cli import config_to_dict, parse_config, run_program, with_defaults
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import remove_temporaries
-from .checkpoint import (checkpoint_name, configs_of, latest_checkpoint, load_checkpoint,
-                         prune_checkpoints, rng_states, save_checkpoint, set_rng_states)
-from .config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
-from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
-from .diffusion import create_diffusion
-from .distributed import DistContext, all_reduce_sum, barrier, run_distributed
-from .ema import EMA
-from echo_from_noise.device import autocast_dtype
-from .logger import ProgressLog
-from .unet import SPADEUNet
+from .config import MODEL_PRESETS, DiffusionConfig, ModelConfig, TrainConfig, sub_config
+from .training.checkpoint import (checkpoint_name, latest_checkpoint, load_checkpoint,
+                                  prune_checkpoints, save_checkpoint)
+from .training.data import PairData
+from .training.distributed import DistContext, barrier, run_distributed
+from .training.logger import ProgressLog
+from .training.trainer import Trainer, check_compatible
 
 
 def check_options(config: TrainConfig) -> None:
@@ -83,128 +87,6 @@ def resume_path(config: TrainConfig) -> str | None:
     return config.resume
 
 
-def check_compatible(state: dict, path: str, model_config: ModelConfig,
-                     diffusion_config: DiffusionConfig) -> None:
-    """UserError naming the differences if a checkpoint was made for another configuration."""
-    saved_model, saved_diffusion = configs_of(state, path)
-    current = {**config_to_dict(model_config), **config_to_dict(diffusion_config)}
-    saved = {**config_to_dict(saved_model), **config_to_dict(saved_diffusion)}
-    differences = [f"{k} {saved[k]} != {current[k]}" for k in current
-                   if k != "grad_checkpoint" and saved.get(k) != current[k]]
-    if differences:
-        raise UserError(f"{path}: checkpoint was made for another configuration "
-                        f"({', '.join(differences)})")
-
-
-class Trainer:
-    """Model, EMA, optimiser and data of one process; ``step(i)`` does optimiser step i."""
-
-    def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData, state: dict | None):
-        self.config, self.ctx, self.data = config, ctx, data
-        self.model_config = sub_config(ModelConfig, config)
-        self.diffusion = create_diffusion(sub_config(DiffusionConfig, config), config.learn_sigma)
-        device = ctx.device
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-            torch.backends.cudnn.benchmark = True
-        torch.manual_seed(config.seed)  # the same initial weights on every rank
-        self.model = SPADEUNet(self.model_config).to(device)
-        if config.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.ema = EMA(self.model, config.ema_rate)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
-                                           weight_decay=config.weight_decay,
-                                           fused=device.type == "cuda")
-        self.amp_dtype = autocast_dtype(config.precision, device)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
-        self.start_step = 0
-        if state is not None:
-            self.model.load_state_dict(state["model"])
-            self.ema.load_state_dict(state["ema"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if state.get("grad_scaler"):
-                self.scaler.load_state_dict(state["grad_scaler"])
-            set_rng_states(state["rng"])
-            self.start_step = int(state["step"])
-        net = torch.compile(self.model) if config.compile else self.model
-        self.net = (DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-                    if ctx.distributed else net)
-
-    def lr_at(self, step: int) -> float:
-        return self.config.lr * max(0.0, 1.0 - step / self.config.lr_anneal_steps)
-
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's batch at this step (images in [-1, 1], one-hot maps), flipped and with
-        label dropout, all decided by (seed, step, rank)."""
-        c, ctx = self.config, self.ctx
-        index = torch.from_numpy(batch_indices(len(self.data), c.batch_size, c.seed, step,
-                                               ctx.rank, ctx.world_size))
-        maps, images = self.data.maps[index], self.data.images[index]
-        gen = torch.Generator().manual_seed(step_seed(c.seed, step, ctx.rank, stream=1))
-        flip = torch.rand(c.batch_size, generator=gen) < 0.5
-        keep = torch.rand(c.batch_size, generator=gen) >= c.label_dropout
-        if c.random_flip:
-            maps = torch.where(flip[:, None, None], maps.flip(-1), maps)
-            images = torch.where(flip[:, None, None], images.flip(-1), images)
-        device = ctx.device
-        x0 = to_model_range(images.to(device, non_blocking=True), c.in_channels)
-        y = one_hot(maps.to(device, non_blocking=True), c.num_classes)
-        y = y * keep.to(device)[:, None, None, None]  # the all-zero map is the null label
-        if c.channels_last:
-            x0, y = x0.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
-        return x0, y
-
-    def step(self, step: int, log: ProgressLog) -> bool:
-        """One optimiser step; False if it was skipped for a non-finite loss or gradient."""
-        c, device = self.config, self.ctx.device
-        lr = self.lr_at(step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        torch.manual_seed(step_seed(c.seed, step, self.ctx.rank, stream=2))  # dropout layers
-        gen = torch.Generator(device).manual_seed(step_seed(c.seed, step, self.ctx.rank))
-        x0, y = self.batch(step)
-        t = torch.randint(0, self.diffusion.num_timesteps, (c.batch_size,), generator=gen, device=device)
-        noise = torch.randn(x0.shape, generator=gen, device=device)
-        micro = c.microbatch or c.batch_size
-        terms_all = []
-        for start in range(0, c.batch_size, micro):
-            part = slice(start, start + micro)
-            last = start + micro >= c.batch_size
-            sync = (contextlib.nullcontext() if last or not self.ctx.distributed else self.net.no_sync())
-            with sync, torch.autocast(device.type, dtype=self.amp_dtype or torch.float32,
-                                      enabled=self.amp_dtype is not None):
-                terms = self.diffusion.training_losses(self.net, x0[part], t[part], y[part],
-                                                       noise=noise[part], vb_weight=c.vb_weight)
-                loss = terms["loss"].sum() / c.batch_size
-            self.scaler.scale(loss).backward()
-            terms_all.append(terms)
-        terms = {k: torch.cat([p[k] for p in terms_all]) for k in terms_all[0]}
-        self.scaler.unscale_(self.optimizer)
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        grad_norm = torch.nn.utils.get_total_norm(grads)
-        bad = (~torch.isfinite(grad_norm) | ~torch.isfinite(terms["loss"]).all()).float()
-        finite = all_reduce_sum(bad[None]).item() == 0  # the same decision on every rank
-        if finite:
-            self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        if finite:
-            self.ema.update(self.model)
-        log.add_step(terms, t, grad_norm, finite, c.batch_size * self.ctx.world_size)
-        return finite
-
-    def checkpoint_state(self, step: int) -> dict:
-        return {"step": step, "config": config_to_dict(self.config),
-                "model_config": config_to_dict(self.model_config),
-                "diffusion_config": config_to_dict(sub_config(DiffusionConfig, self.config)),
-                "label_dropout": self.config.label_dropout,
-                "model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-                "rng": rng_states()}
-
-
 def train(config: TrainConfig, ctx: DistContext) -> None:
     # every check (options, checkpoint, data) comes before anything is created in --out-dir
     check_options(config)
@@ -237,8 +119,7 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.1f} M parameters, "
               f"{ctx.world_size} process(es) x batch {config.batch_size} on {ctx.device}, "
               f"steps {step} -> {total}" + (f", resumed from {path}" if path else ""))
-    log = ProgressLog(config.out_dir, ctx.is_main, step, trainer.diffusion.num_timesteps,
-                      ctx.device, config.tensorboard)
+    log = ProgressLog(config.out_dir, ctx.is_main, step, ctx.device, config.tensorboard)
     nonfinite = 0
     # the context closes the bar (ending its line) before any error is printed
     with tqdm(total=total, initial=step, desc="training", unit="step", disable=not ctx.is_main) as bar:
@@ -266,8 +147,19 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
         print(f"finished {total} steps; checkpoints in {config.out_dir}")
 
 
+# read before the full parser: the preset decides the defaults of the network options
+PRESET_OPTION = argparse.ArgumentParser(add_help=False)
+PRESET_OPTION.add_argument("--model-preset", default="", choices=("", *MODEL_PRESETS))
+
+
+def config_class(argv: list[str] | None) -> type[TrainConfig]:
+    """TrainConfig, with the network defaults of --model-preset when one is given."""
+    preset = PRESET_OPTION.parse_known_args(argv)[0].model_preset
+    return with_defaults(TrainConfig, model_preset=preset, **MODEL_PRESETS[preset]) if preset else TrainConfig
+
+
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run_distributed(train, parse_config(TrainConfig, argv, __doc__)))
+    run_program(lambda: run_distributed(train, parse_config(config_class(argv), argv, __doc__)))
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import pytest
 import torch
 
 from echo_from_noise.files import list_pngs, read_png, write_png
-from semantic_diffusion_model.checkpoint import load_checkpoint, load_model, save_checkpoint
-from semantic_diffusion_model.data import one_hot, read_image, read_map
-from semantic_diffusion_model.diffusion import get_named_beta_schedule
-from semantic_diffusion_model.guidance import LabelConditionedDenoiser
+from semantic_diffusion_model.training.checkpoint import load_checkpoint, load_model, save_checkpoint
+from semantic_diffusion_model.training.data import one_hot, read_image, read_map
+from semantic_diffusion_model.diffusion.ddpm import get_named_beta_schedule
+from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.sample import main as sample_main
-from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
+from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Process, Sampler
 from tests.conftest import REPO, kill_when, subprocess_env
 
 SIZE = 32
@@ -115,7 +115,7 @@ def test_every_sampler_returns_images_in_range(tiny_checkpoint, maps_2ch):
     maps = [read_map(str(p), 5, SIZE) for p in list_pngs(maps_2ch / "training")[:2]]
     y = one_hot(torch.from_numpy(np.stack(maps)), 5)
     for name in SAMPLER_NAMES:
-        sampler = Sampler(name, betas, model_config.learn_sigma, steps=3)
+        sampler = Sampler(name, Process.discrete(betas, model_config.learn_sigma), steps=3)
         with torch.inference_mode():
             x = sampler(LabelConditionedDenoiser(model, y), PerSampleNoise([1, 2], (1, SIZE, SIZE)))
         assert x.shape == (2, 1, SIZE, SIZE) and torch.isfinite(x).all(), name
@@ -206,7 +206,7 @@ def test_two_jobs_on_one_out_dir_generate_each_image_once(tiny_checkpoint, maps_
 
 
 def write_claim(out_dir: Path, name: str, host: str, pid: int, age_s: float = 0.0) -> Path:
-    """Another job's claim on the map ``name`` (as semantic_diffusion_model.work_claims writes it)."""
+    """Another job's claim on the map ``name`` (as semantic_diffusion_model.sampling.work_claims writes it)."""
     path = out_dir / "2CH_ED" / f".{name}.png.claim"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"host": host, "pid": pid, "started": "2024-01-01T00:00:00",
@@ -260,7 +260,7 @@ def test_claims_of_live_jobs_are_respected(tiny_checkpoint, maps_2ch, tmp_path, 
 
 
 def test_claims_are_refreshed_while_held_and_released_after(tmp_path):
-    from semantic_diffusion_model.work_claims import Claims
+    from semantic_diffusion_model.sampling.work_claims import Claims
 
     claims = Claims(timeout_s=2)  # a heartbeat every 0.5 s
     path = tmp_path / ".map.png.claim"

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from semantic_diffusion_model.diffusion import get_named_beta_schedule
-from semantic_diffusion_model.guidance import LabelConditionedDenoiser, effective_guidance_scale
-from semantic_diffusion_model.respacing import respace_betas, respaced_diffusion, space_timesteps
-from semantic_diffusion_model.samplers import (SAMPLER_NAMES, DiscreteVPSchedule, PerSampleNoise,
+from semantic_diffusion_model.diffusion.ddpm import get_named_beta_schedule
+from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser, effective_guidance_scale
+from semantic_diffusion_model.diffusion.respacing import respace_betas, respaced_diffusion, space_timesteps
+from semantic_diffusion_model.samplers import (SAMPLER_NAMES, DiscreteVPSchedule, PerSampleNoise, Process,
                                                Sampler, noise_seed)
-from semantic_diffusion_model.samplers.heun import karras_sigmas
+from semantic_diffusion_model.samplers import dpm_solver
+from semantic_diffusion_model.samplers.sigma_steps import karras_sigmas
 
 T = 1000
 BETAS = get_named_beta_schedule("cosine", T)
@@ -43,7 +44,7 @@ def exact_edm_solution(x_edm: torch.Tensor, sigma_from: float, sigma_to: float, 
 def errors(name: str, steps_list: list[int], mu=0.2, s=0.5, **options) -> list[float]:
     out = []
     for steps in steps_list:
-        sampler = Sampler(name, BETAS, False, steps=steps, clip_denoised=False, **options)
+        sampler = Sampler(name, Process.discrete(BETAS, False), steps=steps, clip_denoised=False, **options)
         seeds = [1, 2, 3, 4]
         x_start = PerSampleNoise(seeds, (1, 8, 8))()
         x = sampler(GaussianDataModel(mu, s), PerSampleNoise(seeds, (1, 8, 8)))
@@ -53,9 +54,10 @@ def errors(name: str, steps_list: list[int], mu=0.2, s=0.5, **options) -> list[f
             at_min = exact_edm_solution(x_start * sigma_max, sigma_max, sigma_min, mu, s)
             # the last step is Euler to sigma = 0, i.e. the ideal denoiser at sigma_min
             reference = (s**2 * at_min + sigma_min**2 * mu) / (s**2 + sigma_min**2)
-        else:  # dpm-solver++: from x_T at t = 1 to x at t = 1/T
-            alpha_T, alpha_0 = SCHEDULE.alpha(1.0), SCHEDULE.alpha(SCHEDULE.t_min)
-            x_edm = exact_edm_solution(x_start / alpha_T, SCHEDULE.edm_sigma(1.0),
+        else:  # dpm-solver++: from x_T at the clipped t_max to x at t = 1/T
+            t_max = dpm_solver.clipped_t_max(SCHEDULE)
+            alpha_T, alpha_0 = SCHEDULE.alpha(t_max), SCHEDULE.alpha(SCHEDULE.t_min)
+            x_edm = exact_edm_solution(x_start / alpha_T, SCHEDULE.edm_sigma(t_max),
                                        SCHEDULE.edm_sigma(SCHEDULE.t_min), mu, s)
             reference = x_edm * alpha_0
         out.append((x - reference).abs().max().item())
@@ -89,7 +91,7 @@ def test_dpm_solver_is_second_order(spacing):
 ])
 def test_samplers_reproduce_gaussian_data(name, steps, eta, learn_sigma):
     mu, s = 0.2, 0.3
-    sampler = Sampler(name, BETAS, learn_sigma, steps=steps, eta=eta, clip_denoised=False)
+    sampler = Sampler(name, Process.discrete(BETAS, learn_sigma), steps=steps, eta=eta, clip_denoised=False)
     x = sampler(GaussianDataModel(mu, s, learn_sigma), PerSampleNoise(list(range(8)), (1, 32, 32)))
     assert abs(x.mean().item() - mu) < 0.02
     assert abs(x.std().item() - s) < 0.03
@@ -98,7 +100,7 @@ def test_samplers_reproduce_gaussian_data(name, steps, eta, learn_sigma):
 @pytest.mark.parametrize("name,steps", [("ddpm", 0), ("ddpm", 25), ("ddim", 10),
                                         ("dpm-solver++", 7), ("heun", 6)])
 def test_reported_nfe_is_the_number_of_network_evaluations(name, steps):
-    sampler = Sampler(name, BETAS, False, steps=steps)
+    sampler = Sampler(name, Process.discrete(BETAS, False), steps=steps)
     model = GaussianDataModel(0.0, 0.5)
     sampler(model, PerSampleNoise([0], (1, 4, 4)))
     assert model.calls == sampler.nfe == {"ddpm": steps or T, "heun": 2 * steps - 1}.get(name, steps)
@@ -181,4 +183,4 @@ def test_guidance_is_off_for_models_without_label_dropout(capsys):
 
 
 def test_every_sampler_is_registered():
-    assert set(SAMPLER_NAMES) == {"ddpm", "ddim", "dpm-solver++", "heun"}
+    assert set(SAMPLER_NAMES) == {"ddpm", "ddim", "dpm-solver++", "heun", "euler"}

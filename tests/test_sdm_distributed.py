@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from semantic_diffusion_model.checkpoint import list_checkpoints, load_checkpoint
+from semantic_diffusion_model.training.checkpoint import list_checkpoints, load_checkpoint
 
 from .conftest import REPO, subprocess_env
 from .test_sdm_train import TINY
@@ -63,7 +63,7 @@ def test_both_launchers_train_identically(distributed_runs):
 
 
 FAILING_RANK = textwrap.dedent("""
-    from semantic_diffusion_model.distributed import barrier, init_distributed, stop_all_on_error
+    from semantic_diffusion_model.training.distributed import barrier, init_distributed, stop_all_on_error
     ctx = init_distributed()
     assert ctx.world_size == 2, ctx
     with stop_all_on_error(ctx):

@@ -5,12 +5,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semantic_diffusion_model.attention import AttentionBlock
+from semantic_diffusion_model.network.attention import AttentionBlock
 from semantic_diffusion_model.config import ModelConfig
-from semantic_diffusion_model.layers import timestep_embedding
-from semantic_diffusion_model.resblock import ResBlock
-from semantic_diffusion_model.spade import SPADEGroupNorm
-from semantic_diffusion_model.unet import SPADEUNet
+from semantic_diffusion_model.network.layers import timestep_embedding
+from semantic_diffusion_model.network.resblock import ResBlock
+from semantic_diffusion_model.network.spade import SPADEGroupNorm
+from semantic_diffusion_model.network.unet import SPADEUNet
 
 TINY = dict(image_size=32, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
             attention_resolutions=(16,), num_head_channels=16)

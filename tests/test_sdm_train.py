@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from echo_from_noise.files import write_png
-from semantic_diffusion_model.checkpoint import list_checkpoints, load_checkpoint, load_model
+from semantic_diffusion_model.training.checkpoint import list_checkpoints, load_checkpoint, load_model
 from semantic_diffusion_model.config import TrainConfig
-from semantic_diffusion_model.data import PairData, batch_indices, one_hot, read_map, to_model_range
-from semantic_diffusion_model.diffusion import GaussianDiffusion, create_diffusion
-from semantic_diffusion_model.distributed import DistContext
+from semantic_diffusion_model.training.data import PairData, batch_indices, one_hot, read_map, to_model_range
+from semantic_diffusion_model.diffusion.ddpm import GaussianDiffusion, create_diffusion
+from semantic_diffusion_model.training.distributed import DistContext
 from semantic_diffusion_model.train import Trainer, main
-from semantic_diffusion_model.unet import SPADEUNet
+from semantic_diffusion_model.network.unet import SPADEUNet
 
 from .conftest import REPO, kill_when, subprocess_env
 

@@ -17,7 +17,7 @@ import torch
 
 from echo_from_noise import storage
 from echo_from_noise.files import read_png, write_png
-from semantic_diffusion_model.data import read_map
+from semantic_diffusion_model.training.data import read_map
 
 from .conftest import REPO, subprocess_env
 from .test_sdm_train import run_main, train_args

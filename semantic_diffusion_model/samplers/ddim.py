@@ -13,20 +13,33 @@ import math
 import numpy as np
 import torch
 
-from ..respacing import reverse_steps
+from ..diffusion.respacing import respaced_diffusion, reverse_steps, space_timesteps
 from .noise import PerSampleNoise
+from .process import Process
+
+NAME = "ddim"
+SUMMARY = "DDIM, --eta 0 deterministic"
+DEFAULT_STEPS = 50
+FORMULATIONS = ("ddpm",)
 
 
 def nfe(steps: int) -> int:
     return steps
 
 
-def sample(denoiser, diffusion, timestep_map: np.ndarray, noise: PerSampleNoise, eta: float = 0.0,
-           clip_denoised: bool = True, progress: bool = False) -> torch.Tensor:
+def check_steps(process: Process, steps: int) -> None:
+    """UserError unless 1 <= steps <= T (the respaced diffusion keeps that many timesteps)."""
+    space_timesteps(len(process.betas), steps)
+
+
+def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
+           progress: bool = False) -> torch.Tensor:
+    diffusion, timestep_map = respaced_diffusion(process.betas, process.learn_sigma, steps)
+    eta, clip_denoised = options.eta, options.clip_denoised
     x = noise()
     abar = np.asarray(diffusion.alphas_cumprod, dtype=np.float64)
     abar_prev = np.asarray(diffusion.alphas_cumprod_prev, dtype=np.float64)
-    for k, index, timestep in reverse_steps(timestep_map, x, "ddim", progress):
+    for k, index, timestep in reverse_steps(timestep_map, x, NAME, progress):
         output = denoiser(x, timestep).float()
         x0 = diffusion.p_mean_variance(output, x, index, clip_denoised=clip_denoised)["pred_xstart"]
         eps = diffusion.predict_eps_from_xstart(x, index, x0)

@@ -8,23 +8,35 @@ respaced diffusion (``respacing``). One network evaluation per step.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from ..respacing import reverse_steps
+from ..diffusion.respacing import respaced_diffusion, reverse_steps, space_timesteps
 from .noise import PerSampleNoise
+from .process import Process
+
+NAME = "ddpm"
+SUMMARY = ("published ancestral DDPM with the learned variance, all T = 1000 steps by default "
+           "(NFE 1000); --steps N < T samples the respaced diffusion (NFE N)")
+DEFAULT_STEPS = 0  # all T steps: the published sampler
+FORMULATIONS = ("ddpm",)
 
 
 def nfe(steps: int) -> int:
     return steps
 
 
-def sample(denoiser, diffusion, timestep_map: np.ndarray, noise: PerSampleNoise,
-           clip_denoised: bool = True, progress: bool = False) -> torch.Tensor:
+def check_steps(process: Process, steps: int) -> None:
+    """UserError unless 1 <= steps <= T (the respaced diffusion keeps that many timesteps)."""
+    space_timesteps(len(process.betas), steps)
+
+
+def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
+           progress: bool = False) -> torch.Tensor:
+    diffusion, timestep_map = respaced_diffusion(process.betas, process.learn_sigma, steps)
     x = noise()
-    for k, index, timestep in reverse_steps(timestep_map, x, "ddpm", progress):
+    for k, index, timestep in reverse_steps(timestep_map, x, NAME, progress):
         output = denoiser(x, timestep).float()
-        out = diffusion.p_mean_variance(output, x, index, clip_denoised=clip_denoised)
+        out = diffusion.p_mean_variance(output, x, index, clip_denoised=options.clip_denoised)
         x = out["mean"]
         if k > 0:
             x = x + torch.exp(0.5 * out["log_variance"]) * noise()

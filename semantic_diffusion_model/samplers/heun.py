@@ -1,65 +1,67 @@
-"""Heun's 2nd-order method on the probability-flow ODE, in the EDM parameterisation (Karras et al.
-2022, Algorithm 1, deterministic).
+"""Heun's 2nd-order method on the probability-flow ODE (Karras et al. 2022, Algorithm 2).
 
-With sigma = sigma_t / alpha_t and x = x_t / alpha_t the ODE of the model's VP process becomes
-dx/dsigma = (x - D(x; sigma)) / sigma, where the denoiser D(x; sigma) = x - sigma * eps(x_t, t) comes
-from the epsilon-predicting network at the (fractional) timestep with that noise level. The noise
-levels follow the rho = 7 schedule from sigma_max to sigma_min, then a last Euler step to sigma = 0.
-
-The correction uses the slope re-evaluated at the end point (x_next, sigma_next) of the Euler
-predictor. (The follow-up paper's released code evaluated it at the start point again, which made
-the method Euler at twice the cost.) NFE = 2 * steps - 1.
+In EDM's coordinates (``process``) the ODE is dx/dsigma = (x - D(x; sigma)) / sigma. From
+x ~ N(0, sigma_0^2 I), step i:
+    optional churn: gamma = min(S_churn / N, sqrt(2) - 1) for S_min <= sigma_i <= S_max (else 0),
+        sigma_hat = (1 + gamma) sigma_i, x_hat = x_i + sqrt(sigma_hat^2 - sigma_i^2) S_noise z
+    Euler predictor: d = (x_hat - D(x_hat; sigma_hat)) / sigma_hat,
+        x_{i+1} = x_hat + (sigma_{i+1} - sigma_hat) d
+    correction with the slope re-evaluated at the predicted end point (x_{i+1}, sigma_{i+1}):
+        x_{i+1} = x_hat + (sigma_{i+1} - sigma_hat) (d + d') / 2, skipped at the last step to
+        sigma = 0 (which is therefore Euler).
+S_churn = 0 is the deterministic Algorithm 1. NFE = 2 N - 1. (The follow-up paper's released code
+evaluated d' at the start point again, which made its "Heun" Euler at twice the cost.)
 """
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import torch
 from tqdm.auto import tqdm
 
 from .noise import PerSampleNoise
-from .vp_schedule import DiscreteVPSchedule
+from .process import Process, sigma_denoiser
+from .sigma_steps import sigma_range, sigma_steps
 
-EDM_SIGMA_MIN, EDM_SIGMA_MAX, EDM_RHO = 0.002, 80.0, 7.0
-
-
-def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = EDM_RHO) -> np.ndarray:
-    """steps noise levels from sigma_max down to sigma_min, spaced uniformly in sigma^(1/rho), then 0."""
-    if steps == 1:
-        sigmas = np.array([sigma_max])
-    else:
-        ramp = np.linspace(0.0, 1.0, steps)
-        inv_max, inv_min = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
-        sigmas = (inv_max + ramp * (inv_min - inv_max)) ** rho
-    return np.append(sigmas, 0.0)
+NAME = "heun"
+SUMMARY = "EDM Heun solver of the probability-flow ODE (Algorithm 2; --s-churn 0 = Algorithm 1)"
+DEFAULT_STEPS = 18  # EDM's CIFAR-10 setting: 35 NFE
+FORMULATIONS = ("ddpm", "edm", "vp", "ve")
 
 
 def nfe(steps: int) -> int:
     return 2 * steps - 1
 
 
-def sample(denoiser, schedule: DiscreteVPSchedule, noise: PerSampleNoise, steps: int,
-           clip_denoised: bool = True, rho: float = EDM_RHO, progress: bool = False) -> torch.Tensor:
-    """Solve the PF-ODE from pure noise; the model's own sigma range clipped to EDM's [0.002, 80]."""
-    sigma_min = max(schedule.edm_sigma_min, EDM_SIGMA_MIN)
-    sigma_max = min(schedule.edm_sigma_max, EDM_SIGMA_MAX)
-    sigmas = karras_sigmas(steps, sigma_min, sigma_max, rho)
-    channels = noise.sample_shape[0]
+def noise_levels(process: Process, steps: int, options) -> list[float]:
+    low, high = sigma_range(options.discretization, options.sigma_min, options.sigma_max,
+                            process.sigma_min, process.sigma_max)
+    return [float(s) for s in sigma_steps(options.discretization, steps, low, high, options.rho)]
 
-    def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        t = schedule.t_from_edm_sigma(sigma)
-        timestep = torch.full((x.shape[0],), float(schedule.model_timestep(t)), device=x.device)
-        x_t = x / float(np.sqrt(1.0 + sigma**2))  # x_t = alpha_t x, alpha_t = 1 / sqrt(1 + sigma^2)
-        eps = denoiser(x_t, timestep)[:, :channels].float()
-        x0 = x - sigma * eps
-        return x0.clamp(-1.0, 1.0) if clip_denoised else x0
 
+def churn(sigma: float, steps: int, options) -> float:
+    """gamma_i of Algorithm 2."""
+    if options.s_churn > 0 and options.s_min <= sigma <= options.s_max:
+        return min(options.s_churn / steps, math.sqrt(2.0) - 1.0)
+    return 0.0
+
+
+def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
+           progress: bool = False, second_order: bool = True) -> torch.Tensor:
+    D = sigma_denoiser(process, denoiser, noise.sample_shape[0], options.clip_denoised)
+    sigmas = noise_levels(process, steps, options)
     x = noise() * sigmas[0]
-    for i in tqdm(range(steps), desc="heun", leave=False, disable=not progress):
-        sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
-        slope = (x - denoise(x, sigma)) / sigma
-        x_next = x + (sigma_next - sigma) * slope
-        if sigma_next > 0:  # 2nd-order correction with the slope at the predicted end point
-            slope_next = (x_next - denoise(x_next, sigma_next)) / sigma_next
-            x_next = x + (sigma_next - sigma) * 0.5 * (slope + slope_next)
+    for i in tqdm(range(steps), desc=NAME if second_order else "euler", leave=False,
+                  disable=not progress):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        gamma = churn(sigma, steps, options)
+        sigma_hat = sigma * (1 + gamma)
+        if gamma > 0:
+            x = x + math.sqrt(sigma_hat**2 - sigma**2) * options.s_noise * noise()
+        slope = (x - D(x, sigma_hat)) / sigma_hat
+        x_next = x + (sigma_next - sigma_hat) * slope
+        if second_order and sigma_next > 0:
+            slope_next = (x_next - D(x_next, sigma_next)) / sigma_next
+            x_next = x + (sigma_next - sigma_hat) * 0.5 * (slope + slope_next)
         x = x_next
-    return x  # = D(x; sigma_min): the last step is Euler to sigma = 0
+    return x

@@ -2,7 +2,8 @@
 TensorBoard events when tensorboard is installed and the run folder is local).
 
 progress.csv columns: step, loss, mse, vb (bits/dim), loss_q0..loss_q3 (mean loss of the samples
-whose timestep fell in each quarter of [0, T)), lr, grad_norm, images_per_s, skipped_steps.
+whose noise level fell in each quarter of the training distribution: timesteps [0, T/4), ... for
+ddpm, quartiles of sigma for the EDM family), lr, grad_norm, images_per_s, skipped_steps.
 On resume the rows after the resumed step are dropped, so the file matches the weights.
 """
 from __future__ import annotations
@@ -24,11 +25,10 @@ _SLOTS = 16
 
 
 class ProgressLog:
-    def __init__(self, out_dir: str, is_main: bool, start_step: int, num_timesteps: int,
-                 device: torch.device, tensorboard: bool = True):
+    def __init__(self, out_dir: str, is_main: bool, start_step: int, device: torch.device,
+                 tensorboard: bool = True):
         self.path = storage.join(out_dir, "progress.csv")
         self.is_main = is_main
-        self.num_timesteps = num_timesteps
         self.acc = torch.zeros(_SLOTS, dtype=torch.float64, device=device)
         self.rows: list[dict] = []
         self.writer = None
@@ -47,11 +47,11 @@ class ProgressLog:
                 self.writer = SummaryWriter(storage.join(out_dir, "tensorboard"),
                                             purge_step=start_step + 1)
 
-    def add_step(self, terms: dict[str, torch.Tensor], t: torch.Tensor, grad_norm: torch.Tensor,
-                 finite: bool, images: int) -> None:
-        """Add one step's per-sample terms and timesteps (no device synchronisation)."""
+    def add_step(self, terms: dict[str, torch.Tensor], quartile: torch.Tensor,
+                 grad_norm: torch.Tensor, finite: bool, images: int) -> None:
+        """Add one step's per-sample terms and noise-level quartiles 0..3 (no device
+        synchronisation)."""
         if finite:
-            quartile = (t * 4 // self.num_timesteps).clamp(0, 3)
             loss = terms["loss"].detach().double()
             self.acc[0] += loss.sum()
             self.acc[1] += terms["mse"].detach().double().sum()

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from echo_from_noise.errors import UserError
 
-from .diffusion import GaussianDiffusion
+from .ddpm import GaussianDiffusion
 
 
 def space_timesteps(num_timesteps: int, steps: int) -> np.ndarray:

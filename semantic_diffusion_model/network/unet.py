@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .attention import AttentionBlock
-from .config import ModelConfig
+from ..config import ModelConfig
 from .layers import Downsample, Upsample, timestep_embedding, zero_module
 from .resblock import ResBlock
 

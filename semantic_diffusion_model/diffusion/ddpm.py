@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from .losses import discretized_gaussian_log_likelihood, mean_flat, normal_kl
+from .likelihood import discretized_gaussian_log_likelihood, mean_flat, normal_kl
 
 
 def get_named_beta_schedule(name: str, num_steps: int) -> np.ndarray:
@@ -127,8 +127,9 @@ class GaussianDiffusion:
 
     def training_losses(self, model, x0: torch.Tensor, t: torch.Tensor, y: torch.Tensor,
                         noise: torch.Tensor | None = None, vb_weight: float = 0.001) -> dict[str, torch.Tensor]:
-        """Hybrid loss per sample: MSE(eps) + vb_weight * T * L_t, the VB term with the mean
-        detached so that it only trains the variance (improved DDPM's L_hybrid).
+        """Hybrid loss per sample: MSE(eps) + vb_weight * L_t, the VB term with the mean detached
+        so that it only trains the variance. vb_weight 0.001 is the published SDM's
+        ``mse + 0.001 * vb``; improved DDPM's L_hybrid (lambda 0.001 on L_vlb = T L_t) is 1.
 
         Returns per-sample tensors 'loss', 'mse' and 'vb' (vb = L_t in bits per dimension).
         """
@@ -140,7 +141,7 @@ class GaussianDiffusion:
         if self.learn_sigma:
             frozen = torch.cat([output[:, :c].detach(), output[:, c:]], dim=1)
             terms["vb"] = self.vb_terms_bpd(frozen, x0, x_t, t)
-            terms["loss"] = terms["mse"] + vb_weight * self.num_timesteps * terms["vb"]
+            terms["loss"] = terms["mse"] + vb_weight * terms["vb"]
         else:
             terms["vb"] = torch.zeros_like(terms["mse"])
             terms["loss"] = terms["mse"]

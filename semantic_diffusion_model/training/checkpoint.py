@@ -17,11 +17,13 @@ from echo_from_noise import storage
 from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
 from echo_from_noise.cli import config_from_dict
 from echo_from_noise.errors import UserError
-from .config import DiffusionConfig, ModelConfig
-from .unet import SPADEUNet
+from ..config import DiffusionConfig, ModelConfig
+from ..diffusion.preconditioning import PreconditionedDenoiser
+from ..network.unet import SPADEUNet
 
 FORMAT = "echo-from-noise/sdm-checkpoint"
-VERSION = 1
+# version 2: vb_weight weighs the per-timestep term L_t (version 1: L_vlb = T L_t); formulations
+VERSION = 2
 NAME_PATTERN = re.compile(r"^checkpoint_(\d+)\.pt$")
 
 
@@ -60,10 +62,24 @@ def load_checkpoint(path: str) -> dict:
     """Load a checkpoint of this project on the CPU (weights_only); UserError if it is not one."""
     state = load_torch(path, FORMAT, "a semantic diffusion model checkpoint of this project",
                        key="format")
-    if state.get("version") != VERSION:
-        raise UserError(f"{path}: checkpoint version {state.get('version')} is not supported "
-                        f"(this code reads version {VERSION})")
+    version = state.get("version")
+    if version == 1 and isinstance(state.get("diffusion_config"), dict):
+        upgrade_version_1(state)
+    elif version != VERSION:
+        raise UserError(f"{path}: checkpoint version {version} is not supported "
+                        f"(this code reads versions 1 and {VERSION})")
     return state
+
+
+def upgrade_version_1(state: dict) -> None:
+    """Version 1's vb_weight multiplied T L_t: the same loss is vb_weight x T on L_t."""
+    diffusion = state["diffusion_config"]
+    steps = diffusion.get("diffusion_steps", DiffusionConfig.diffusion_steps)
+    weight = diffusion.get("vb_weight", 0.001) * steps
+    diffusion["vb_weight"] = weight
+    if isinstance(state.get("config"), dict):
+        state["config"]["vb_weight"] = weight
+    state["version"] = VERSION
 
 
 def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, DiffusionConfig]:
@@ -77,11 +93,14 @@ def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, Diff
 def model_from_state(state: dict, path: str, device: str | torch.device = "cpu",
                      use_ema: bool = True):
     """Rebuild the network of a loaded checkpoint -> (model in eval mode, DiffusionConfig,
-    ModelConfig). EMA weights by default."""
+    ModelConfig). EMA weights by default. The model of an EDM-family checkpoint is the
+    preconditioned denoiser D(x, sigma, y); that of a ddpm checkpoint the UNet (x, t, y)."""
     model_config, diffusion_config = configs_of(state, path)
     model_config.grad_checkpoint = False
     model = SPADEUNet(model_config)
     load_weights(model, state["ema"] if use_ema else state["model"], path)
+    if diffusion_config.continuous:
+        model = PreconditionedDenoiser(model, diffusion_config)
     return model.to(device).eval(), diffusion_config, model_config
 
 

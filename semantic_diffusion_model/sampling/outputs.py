@@ -9,7 +9,7 @@
 
 Every file is written atomically, the sample last; a map counts as done only when all four exist.
 While a job generates a map it holds the map's claim, the hidden file <VIEW>/.<name>.png.claim
-(semantic_diffusion_model.work_claims), so that other jobs on the same folder leave it alone.
+(semantic_diffusion_model.sampling.work_claims), so that other jobs on the same folder leave it alone.
 """
 from __future__ import annotations
 

@@ -1,0 +1,247 @@
+"""Downstream Dice versus sampling cost (NFE): the follow-up paper's central claim, measured.
+
+For each checkpoint, each sampler that fits it (--samplers) and each NFE budget (--nfe), this
+samples every augmented label map of --labels-dir, builds a synthetic segmentation data set
+(step 4), trains the segmentation harness on it for exactly --seg-epochs epochs, and tests it on
+the real test split of --extract-dir. All rows share the maps, the seeds and the training schedule,
+so they differ only in the generator. Outputs (OUT):
+
+    nfe_study.csv     one row per run: checkpoint, formulation, sampler, steps, NFE, seconds per
+                      image, Dice (%) LV endo / LV epi / LA / mean with 95 % patient-bootstrap CIs
+    nfe_study.md      the same as a Markdown table, with the commands' settings
+    nfe_study.png     Dice versus NFE (log axis), one line per checkpoint and sampler
+    samples/<run>/  seg_data/<run>/  segmentation/<run>/  results/<run>/   each run's stages
+    study_config.json the configuration;  .stages/   finished stages (re-running resumes)
+
+A budget is met by the most steps whose NFE does not exceed it (Heun: NFE = 2 steps - 1, so 10
+gives 5 steps = 9 NFE); the table shows the NFE actually spent. --real-baseline adds a row trained
+on the real training frames (NFE 0). Example (docs/sampling.md has the full study):
+
+    python scripts/study_nfe.py --checkpoints runs/ddpm/checkpoint_0000400.pt \\
+        runs/edm/checkpoint_0000400.pt --samplers ddpm heun --nfe 5 10 20 35 \\
+        --labels-dir runs/study/2_labels --extract-dir runs/study/1_extract --out-dir runs/nfe
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: python scripts/study_nfe.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from echo_from_noise.cli import option_arguments, parse_config, run_program, save_config
+from echo_from_noise.contract import VIEWS
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import atomic_path, check_writable, read_json
+from echo_segmentation.config import PRESETS as SEG_PRESETS
+from semantic_diffusion_model.samplers.registry import SAMPLER_NAMES, SAMPLERS
+from semantic_diffusion_model.training.checkpoint import configs_of, load_checkpoint
+from scripts.pipeline_report import COLUMNS, dice_rows
+from scripts.run_pipeline import PYTHON, StageRunner
+from echo_segmentation.statistics import describe
+
+HEADER = ("LV endo", "LV epi", "LA", "mean")
+
+
+@dataclass
+class StudyConfig:
+    checkpoints: tuple[str, ...] = field(default=(), metadata={"help": "diffusion checkpoints (semantic_diffusion_model.train), each sampling every view of --views; a run is named after the checkpoint's folder", "required": True})
+    labels_dir: str = field(default="", metadata={"help": "step-2 folder (prepare_labels) whose augmented maps are sampled", "required": True})
+    extract_dir: str = field(default="", metadata={"help": "step-1 folder (extract_camus): the real test split (and training frames of --real-baseline)", "required": True})
+    out_dir: str = field(default="", metadata={"help": "folder of every output (see above)", "required": True})
+    nfe: tuple[int, ...] = field(default=(5, 10, 20, 35, 50, 100), metadata={"help": "NFE budgets per image"})
+    samplers: tuple[str, ...] = field(default=("ddpm", "heun"), metadata={"help": "samplers to try; each checkpoint uses those that fit its formulation", "choices": SAMPLER_NAMES})
+    views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views sampled, trained on (together) and tested", "choices": VIEWS})
+    real_baseline: bool = field(default=True, metadata={"help": "add a row trained on the real training frames"})
+    seg_preset: str = field(default="default", metadata={"help": "segmentation harness (echo_segmentation.train --preset)", "choices": tuple(SEG_PRESETS)})
+    seg_epochs: int = field(default=40, metadata={"help": "segmentation training epochs, the same for every row"})
+    seg_image_size: int = field(default=0, metadata={"help": "segmentation image size (0 = the harness's)"})
+    sample_batch_size: int = field(default=32, metadata={"help": "maps sampled together"})
+    seed: int = field(default=0, metadata={"help": "seed of sampling, training and testing"})
+    dry_run: bool = field(default=False, metadata={"help": "print each stage's command and stop"})
+
+
+def steps_for(sampler: str, budget: int) -> int:
+    """The most steps whose NFE does not exceed ``budget`` (at least 1)."""
+    module, steps = SAMPLERS[sampler], 1
+    while module.nfe(steps + 1) <= budget:
+        steps += 1
+    return steps
+
+
+def checkpoint_facts(paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(path, run label, formulation) of each checkpoint, read before anything runs."""
+    facts, labels = [], set()
+    for path in paths:
+        _, diffusion = configs_of(load_checkpoint(path), path)
+        label = Path(path).resolve().parent.name or "model"
+        while label in labels:
+            label += "_"
+        labels.add(label)
+        facts.append((path, label, diffusion.formulation))
+    return facts
+
+
+def runs_of(c: StudyConfig) -> list[dict]:
+    """Every (checkpoint, sampler, budget) run, in order."""
+    runs = []
+    for path, label, formulation in checkpoint_facts(c.checkpoints):
+        fitting = [s for s in c.samplers if formulation in SAMPLERS[s].FORMULATIONS]
+        if not fitting:
+            raise UserError(f"{path}: none of --samplers {' '.join(c.samplers)} fits its "
+                            f"formulation {formulation}")
+        for sampler in fitting:
+            for steps in sorted({steps_for(sampler, budget) for budget in c.nfe}):
+                runs.append({"name": f"{label}_{sampler}_nfe{SAMPLERS[sampler].nfe(steps)}",
+                             "checkpoint": path, "label": label, "formulation": formulation,
+                             "sampler": sampler, "steps": steps,
+                             "nfe": SAMPLERS[sampler].nfe(steps)})
+    if c.real_baseline:
+        runs.append({"name": "real", "checkpoint": "", "label": "real", "formulation": "real",
+                     "sampler": "", "steps": 0, "nfe": 0})
+    return runs
+
+
+def run_stages(stages: StageRunner, c: StudyConfig, run: dict, out: Path) -> None:
+    """Sampling, data set, segmentation training and testing of one run."""
+    name, views = run["name"], option_arguments("views", c.views)
+    if run["checkpoint"]:
+        stages.run(f"sample_{name}", PYTHON + [
+            "semantic_diffusion_model.sample", "--checkpoint", run["checkpoint"],
+            "--maps-dir", c.labels_dir, "--out-dir", str(out / "samples" / name), *views,
+            "--sampler", run["sampler"], "--steps", str(run["steps"]),
+            "--batch-size", str(c.sample_batch_size), "--seed", str(c.seed)])
+        source = ["--source", "synthetic", "--samples-dir", str(out / "samples" / name)]
+    else:
+        source = ["--source", "real"]
+    stages.run(f"segmentation_data_{name}", PYTHON + [
+        "data_preparation.prepare_segmentation_data", *source, "--extract-dir", c.extract_dir,
+        "--out-dir", str(out / "seg_data"), "--dataset-name", name, *views])
+    seg_dir = out / "segmentation" / name
+    stages.run(f"segmentation_train_{name}", PYTHON + [
+        "echo_segmentation.train", "--data-dir", str(out / "seg_data" / name),
+        "--out-dir", str(seg_dir), "--preset", c.seg_preset, "--epochs", str(c.seg_epochs),
+        *(["--image-size", str(c.seg_image_size)] if c.seg_image_size else []),
+        "--seed", str(c.seed), "--resume"])
+    stages.run(f"segmentation_test_{name}", PYTHON + [
+        "echo_segmentation.test", "--checkpoint", str(seg_dir / "best.pt"),
+        "--data-dir", c.extract_dir, *views, "--out-dir", str(out / "results" / name),
+        "--seed", str(c.seed)])
+
+
+def seconds_per_image(samples: Path, views: tuple[str, ...]) -> float | None:
+    """Mean sampling seconds per image over the views (from each view's summary.json)."""
+    values = []
+    for view in views:
+        path = samples / view / "summary.json"
+        if path.is_file():
+            value = read_json(path).get("seconds_per_image")
+            if value:
+                values.append(value)
+    return sum(values) / len(values) if values else None
+
+
+def result_row(run: dict, out: Path, views: tuple[str, ...]) -> dict:
+    """The CSV row of a finished run."""
+    stats = describe(dice_rows(out / "results" / run["name"] / "metrics.csv"), 1000, 0, COLUMNS)
+    seconds = seconds_per_image(out / "samples" / run["name"], views) if run["checkpoint"] else None
+    row = {k: run[k] for k in ("name", "checkpoint", "formulation", "sampler", "steps", "nfe")}
+    row["seconds_per_image"] = round(seconds, 4) if seconds else ""
+    for column, header in zip(COLUMNS, HEADER):
+        key = header.replace(" ", "_").lower()
+        s = stats[column]
+        row |= {f"dice_{key}": round(s["mean"], 2), f"dice_{key}_ci_low": round(s["ci_low"], 2),
+                f"dice_{key}_ci_high": round(s["ci_high"], 2)}
+    return row
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_markdown(rows: list[dict], c: StudyConfig, path: Path) -> None:
+    lines = ["# Dice versus NFE", "",
+             f"Segmentation harness `{c.seg_preset}`, {c.seg_epochs} epochs for every row, views "
+             f"{' '.join(c.views)}, seed {c.seed}; Dice (%) on the real test split, mean "
+             "[95 % patient-bootstrap CI].", "",
+             "| run | formulation | sampler | NFE | s / image | " + " | ".join(HEADER) + " |",
+             "|---|---|---|---|---|" + "---|" * len(HEADER)]
+    for r in rows:
+        cells = []
+        for header in HEADER:
+            key = f"dice_{header.replace(' ', '_').lower()}"
+            cells.append(f"{r[key]:.1f} [{r[key + '_ci_low']:.1f}, {r[key + '_ci_high']:.1f}]")
+        lines.append(f"| {r['name']} | {r['formulation']} | {r['sampler'] or '–'} | "
+                     f"{r['nfe'] or '–'} | {r['seconds_per_image'] or '–'} | " + " | ".join(cells) + " |")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def write_figure(rows: list[dict], path: Path) -> None:
+    """Mean Dice (and each structure) versus NFE, one line per checkpoint and sampler."""
+    import matplotlib  # only the figure needs it
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from echo_segmentation.figures import save_figure
+
+    fig, axes = plt.subplots(1, len(HEADER), figsize=(4 * len(HEADER), 3.4), sharex=True)
+    lines = sorted({(r["name"].rsplit("_nfe", 1)[0]) for r in rows if r["nfe"]})
+    for ax, header in zip(axes, HEADER):
+        key = f"dice_{header.replace(' ', '_').lower()}"
+        for line in lines:
+            points = sorted((r["nfe"], r[key], r[key + "_ci_low"], r[key + "_ci_high"])
+                            for r in rows if r["nfe"] and r["name"].startswith(line + "_nfe"))
+            nfe, mean, low, high = map(list, zip(*points))
+            ax.errorbar(nfe, mean, yerr=[[m - lo for m, lo in zip(mean, low)],
+                                         [hi - m for m, hi in zip(mean, high)]],
+                        marker="o", capsize=3, label=line.replace("_", " + ", 1))
+        for r in rows:
+            if not r["nfe"]:
+                ax.axhline(r[key], color="grey", linestyle="--", label="real training frames")
+        ax.set_xscale("log")
+        ax.set_xlabel("NFE per image")
+        ax.set_title(f"Dice {header} (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def study(c: StudyConfig) -> None:
+    if not c.nfe or min(c.nfe) < 1:
+        raise UserError("--nfe needs budgets >= 1")
+    if c.seg_epochs < 1:
+        raise UserError(f"--seg-epochs must be >= 1, got {c.seg_epochs}")
+    for folder in (c.labels_dir, c.extract_dir):
+        if not Path(folder).is_dir():
+            raise UserError(f"{folder}: no such folder")
+    runs = runs_of(c)
+    out = Path(c.out_dir).resolve()
+    if not c.dry_run:
+        check_writable(out)
+        save_config(c, out / "study_config.json")
+    stages = StageRunner(out, c.dry_run)
+    for run in runs:
+        run_stages(stages, c, run, out)
+    if c.dry_run:
+        print("dry run: nothing was run or written")
+        return
+    rows = [result_row(run, out, c.views) for run in runs]
+    write_csv(rows, out / "nfe_study.csv")
+    write_markdown(rows, c, out / "nfe_study.md")
+    write_figure(rows, out / "nfe_study.png")
+    print(f"study: {out / 'nfe_study.csv'}, {out / 'nfe_study.md'}, {out / 'nfe_study.png'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: study(parse_config(StudyConfig, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Every sampler, by name: the one list the sampling program, the pipeline, the study and --help
+read. A sampler is a module with NAME, SUMMARY, DEFAULT_STEPS (0 = all T steps of a ddpm model),
+FORMULATIONS (the checkpoints it fits), nfe(steps) and
+sample(denoiser, process, noise, steps, options, progress) -> images (and optionally
+check_steps(process, steps), raising UserError for steps it cannot take); adding one is its file
+and one entry below.
+"""
+from __future__ import annotations
+
+import textwrap
+
+from . import ddim, ddpm, dpm_solver, euler, heun
+
+SAMPLERS = {module.NAME: module for module in (ddpm, ddim, dpm_solver, heun, euler)}
+SAMPLER_NAMES = tuple(SAMPLERS)
+
+
+def samplers_for(formulation: str) -> list[str]:
+    return [name for name, module in SAMPLERS.items() if formulation in module.FORMULATIONS]
+
+
+def describe() -> str:
+    """The samplers as --help lists them."""
+    width = max(map(len, SAMPLER_NAMES)) + 4
+    lines = []
+    for name, module in SAMPLERS.items():
+        text = (f"{module.SUMMARY}. Checkpoints: {', '.join(module.FORMULATIONS)}; default steps "
+                f"{module.DEFAULT_STEPS or 'all T'}; NFE {nfe_rule(module)}.")
+        lines += textwrap.wrap(text, 100, initial_indent=f"  {name:<{width - 2}}",
+                               subsequent_indent=" " * width)
+    return "\n".join(lines)
+
+
+def nfe_rule(module) -> str:
+    """nfe(steps) = a steps + b as text (every sampler's count is linear in the steps)."""
+    a, b = module.nfe(2) - module.nfe(1), module.nfe(1) - (module.nfe(2) - module.nfe(1))
+    return ("= steps" if (a, b) == (1, 0) else
+            f"= {a} x steps {'-' if b < 0 else '+'} {abs(b)}" if b else f"= {a} x steps")
+
+
+def default_steps_help() -> str:
+    return "; ".join(f"{name} {module.DEFAULT_STEPS or 'all T'}" for name, module in SAMPLERS.items())

@@ -1,0 +1,1 @@
+"""Training machinery: the data in memory, EMA, checkpoints, progress log, distributed processes."""

@@ -1,0 +1,171 @@
+"""One training process: model, EMA, optimiser and data; ``Trainer.step(i)`` does optimiser step i.
+
+The loss follows the formulation (``DiffusionConfig.formulation``): the discrete DDPM process draws
+a timestep per image and trains epsilon and the variance with the hybrid loss (diffusion.ddpm); the
+EDM family draws a noise level and trains the preconditioned denoiser (diffusion.edm_loss). Every
+random draw of a step comes from (seed, step, rank), so a resumed run repeats an uninterrupted one.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from echo_from_noise.cli import config_to_dict
+from echo_from_noise.device import autocast_dtype
+from echo_from_noise.errors import UserError
+from ..config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
+from ..diffusion.ddpm import create_diffusion
+from ..diffusion.edm_loss import EDMLoss
+from ..diffusion.preconditioning import PreconditionedDenoiser
+from ..network.unet import SPADEUNet
+from .checkpoint import configs_of, rng_states, set_rng_states
+from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
+from .distributed import DistContext, all_reduce_sum
+from .ema import EMA
+from .logger import ProgressLog
+
+
+def check_compatible(state: dict, path: str, model_config: ModelConfig,
+                     diffusion_config: DiffusionConfig) -> None:
+    """UserError naming the differences if a checkpoint was made for another configuration."""
+    saved_model, saved_diffusion = configs_of(state, path)
+    current = {**config_to_dict(model_config), **config_to_dict(diffusion_config)}
+    saved = {**config_to_dict(saved_model), **config_to_dict(saved_diffusion)}
+    differences = [f"{k} {saved[k]} != {current[k]}" for k in current
+                   if k != "grad_checkpoint" and saved.get(k) != current[k]]
+    if differences:
+        raise UserError(f"{path}: checkpoint was made for another configuration "
+                        f"({', '.join(differences)})")
+
+
+class Trainer:
+    """Model, EMA, optimiser and data of one process; ``step(i)`` does optimiser step i."""
+
+    def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData, state: dict | None):
+        self.config, self.ctx, self.data = config, ctx, data
+        self.model_config = sub_config(ModelConfig, config)
+        self.diffusion_config = sub_config(DiffusionConfig, config)
+        if self.diffusion_config.continuous:
+            self.edm_loss = EDMLoss(self.diffusion_config)
+        else:
+            self.diffusion = create_diffusion(self.diffusion_config, config.learn_sigma)
+        device = ctx.device
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+        torch.manual_seed(config.seed)  # the same initial weights on every rank
+        self.model = SPADEUNet(self.model_config).to(device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = EMA(self.model, config.ema_rate)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay,
+                                           fused=device.type == "cuda")
+        self.amp_dtype = autocast_dtype(config.precision, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.start_step = 0
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if state.get("grad_scaler"):
+                self.scaler.load_state_dict(state["grad_scaler"])
+            set_rng_states(state["rng"])
+            self.start_step = int(state["step"])
+        net = (PreconditionedDenoiser(self.model, self.diffusion_config)
+               if self.diffusion_config.continuous else self.model)
+        net = torch.compile(net) if config.compile else net
+        self.net = (DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+                    if ctx.distributed else net)
+
+    def lr_at(self, step: int) -> float:
+        return self.config.lr * max(0.0, 1.0 - step / self.config.lr_anneal_steps)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's batch at this step (images in [-1, 1], one-hot maps), flipped and with
+        label dropout, all decided by (seed, step, rank)."""
+        c, ctx = self.config, self.ctx
+        index = torch.from_numpy(batch_indices(len(self.data), c.batch_size, c.seed, step,
+                                               ctx.rank, ctx.world_size))
+        maps, images = self.data.maps[index], self.data.images[index]
+        gen = torch.Generator().manual_seed(step_seed(c.seed, step, ctx.rank, stream=1))
+        flip = torch.rand(c.batch_size, generator=gen) < 0.5
+        keep = torch.rand(c.batch_size, generator=gen) >= c.label_dropout
+        if c.random_flip:
+            maps = torch.where(flip[:, None, None], maps.flip(-1), maps)
+            images = torch.where(flip[:, None, None], images.flip(-1), images)
+        device = ctx.device
+        x0 = to_model_range(images.to(device, non_blocking=True), c.in_channels)
+        y = one_hot(maps.to(device, non_blocking=True), c.num_classes)
+        y = y * keep.to(device)[:, None, None, None]  # the all-zero map is the null label
+        if c.channels_last:
+            x0, y = x0.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+        return x0, y
+
+    def step(self, step: int, log: ProgressLog) -> bool:
+        """One optimiser step; False if it was skipped for a non-finite loss or gradient."""
+        c, device = self.config, self.ctx.device
+        lr = self.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(step_seed(c.seed, step, self.ctx.rank, stream=2))  # dropout layers
+        gen = torch.Generator(device).manual_seed(step_seed(c.seed, step, self.ctx.rank))
+        x0, y = self.batch(step)
+        level, quarter = self.noise_levels(gen)
+        noise = torch.randn(x0.shape, generator=gen, device=device)
+        micro = c.microbatch or c.batch_size
+        terms_all = []
+        for start in range(0, c.batch_size, micro):
+            part = slice(start, start + micro)
+            last = start + micro >= c.batch_size
+            sync = (contextlib.nullcontext() if last or not self.ctx.distributed else self.net.no_sync())
+            with sync, torch.autocast(device.type, dtype=self.amp_dtype or torch.float32,
+                                      enabled=self.amp_dtype is not None):
+                terms = self.losses(x0[part], level[part], y[part], noise[part])
+                loss = terms["loss"].sum() / c.batch_size
+            self.scaler.scale(loss).backward()
+            terms_all.append(terms)
+        terms = {k: torch.cat([p[k] for p in terms_all]) for k in terms_all[0]}
+        self.scaler.unscale_(self.optimizer)
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        grad_norm = torch.nn.utils.get_total_norm(grads)
+        bad = (~torch.isfinite(grad_norm) | ~torch.isfinite(terms["loss"]).all()).float()
+        finite = all_reduce_sum(bad[None]).item() == 0  # the same decision on every rank
+        if finite:
+            self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if finite:
+            self.ema.update(self.model)
+        log.add_step(terms, quarter, grad_norm, finite, c.batch_size * self.ctx.world_size)
+        return finite
+
+    def noise_levels(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(noise level of each image: ddpm timestep or EDM sigma, the quarter 0..3 of the
+        training distribution it fell in, for the log)."""
+        batch, device = self.config.batch_size, self.ctx.device
+        if self.diffusion_config.continuous:
+            sigma, quantile = self.edm_loss.draw_sigma(batch, gen, device)
+            return sigma, (quantile * 4).long().clamp(0, 3)
+        t = torch.randint(0, self.diffusion.num_timesteps, (batch,), generator=gen, device=device)
+        return t, (t * 4 // self.diffusion.num_timesteps).clamp(0, 3)
+
+    def losses(self, x0: torch.Tensor, level: torch.Tensor, y: torch.Tensor,
+               noise: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.diffusion_config.continuous:
+            return self.edm_loss.training_losses(self.net, x0, level, y, noise)
+        return self.diffusion.training_losses(self.net, x0, level, y, noise=noise,
+                                              vb_weight=self.config.vb_weight)
+
+    def checkpoint_state(self, step: int) -> dict:
+        return {"step": step, "config": config_to_dict(self.config),
+                "model_config": config_to_dict(self.model_config),
+                "diffusion_config": config_to_dict(self.diffusion_config),
+                "label_dropout": self.config.label_dropout,
+                "model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                "rng": rng_states()}
