@@ -20,9 +20,8 @@ from echo_from_noise.cli import parse_config, run_program, with_defaults
 from echo_from_noise.device import PRECISIONS, autocast_dtype
 from semantic_diffusion_model.training.checkpoint import load_model
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, sub_config
-from semantic_diffusion_model.diffusion.ddpm import get_named_beta_schedule
 from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser
-from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Process, Sampler
+from semantic_diffusion_model.samplers import SAMPLER_NAMES, SAMPLERS, PerSampleNoise, Process, Sampler
 from semantic_diffusion_model.network.unet import SPADEUNet
 from scripts.benchmark_timing import median_seconds, write_results
 
@@ -37,7 +36,7 @@ class SamplingBenchmarkConfig(TinyModelConfig):
     checkpoint: str = field(default="", metadata={"help": "time this checkpoint's network (else a new one built from the network options)"})
     batch_size: int = field(default=4, metadata={"help": "maps per batch"})
     samplers: tuple[str, ...] = field(default=SAMPLER_NAMES, metadata={"help": "samplers to time", "choices": SAMPLER_NAMES})
-    steps: int = field(default=10, metadata={"help": "steps of every sampler (heun: 2 steps - 1 NFE)"})
+    steps: int = field(default=10, metadata={"help": "steps of every sampler (heun: 2 steps - 1 NFE); samplers that do not fit the checkpoint's formulation are skipped"})
     guidance_scale: float = field(default=1.0, metadata={"help": "classifier-free guidance scale (!= 1 doubles the batch of each evaluation)"})
     precision: str = field(default="auto", metadata={"help": "network precision", "choices": PRECISIONS})
     repeats: int = field(default=2, metadata={"help": "timed batches per sampler (the median is reported)"})
@@ -54,7 +53,7 @@ def build_model(config: SamplingBenchmarkConfig, device: torch.device):
 def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, diffusion_config, model_config = build_model(config, device)
-    betas = get_named_beta_schedule(diffusion_config.noise_schedule, diffusion_config.diffusion_steps)
+    process = Process.of(diffusion_config, model_config.learn_sigma)
     size, channels = model_config.image_size, model_config.in_channels
     amp = autocast_dtype(config.precision, device)
     y = torch.zeros(config.batch_size, model_config.num_classes, size, size, device=device)
@@ -68,11 +67,15 @@ def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
     with torch.inference_mode():
         denoiser = LabelConditionedDenoiser(model, y, config.guidance_scale, amp)
         x = torch.randn(config.batch_size, channels, size, size, device=device)
-        t = torch.full((config.batch_size,), 500.0, device=device)
+        t = torch.full((config.batch_size,), 500.0 if process.formulation == "ddpm" else 1.0,
+                       device=device)  # a timestep, or a noise level for the EDM family
         denoiser(x, t)  # warm-up
         forward = median_seconds(lambda _: denoiser(x, t), max(3, config.repeats), device)
         for name in config.samplers:
-            sampler = Sampler(name, Process.discrete(betas, model_config.learn_sigma), steps=config.steps)
+            if process.formulation not in SAMPLERS[name].FORMULATIONS:
+                print(f"{name}: does not fit {process.formulation} checkpoints, skipped")
+                continue
+            sampler = Sampler(name, process, steps=config.steps)
             sampler(denoiser, PerSampleNoise.for_names(0, names, (channels, size, size), device))
             noises = [PerSampleNoise.for_names(r, names, (channels, size, size), device)
                       for r in range(config.repeats)]

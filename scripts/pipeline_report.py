@@ -66,12 +66,29 @@ def schedule_notes(trainings: dict[str, dict]) -> list[str]:
     return notes
 
 
-def write_report(results: dict[str, Path], out: Path, figure: Path | None, settings: str) -> str:
-    """``results`` maps a row name (view, all_views, real_all_views) to a test result folder."""
+def generator_text(samples_dir: Path, views: list[str]) -> str:
+    """Which model and sampler made the synthetic images (from each view's summary.json)."""
+    made = {}
+    for view in views:
+        path = samples_dir / view / "summary.json"
+        if path.is_file():
+            summary = json.loads(path.read_text())
+            key = (summary.get("formulation", "ddpm"), summary["sampler"], summary["steps"],
+                   summary["nfe_per_image"])
+            made.setdefault(key, []).append(view)
+    return "; ".join(f"{' '.join(v)}: formulation {f}, sampler {s}, {steps} steps ({nfe} NFE per "
+                     f"image)" for (f, s, steps, nfe), v in made.items())
+
+
+def write_report(results: dict[str, Path], out: Path, figure: Path | None, settings: str,
+                 generator: str = "") -> str:
+    """``results`` maps a row name (view, all_views, real_all_views) to a test result folder;
+    ``generator`` says which model and sampler made the synthetic images."""
     label = {"all_views": "All synthetic frames", "real_all_views": "All real frames"}
     trainings = {key: training_of(folder) for key, folder in results.items()}
     lines = ["# Synthetic-trained vs real-trained segmentation (Table 1 of Stojanovski et al. 2023)",
              "", "Dice (%) on the real test split: mean ± std [95 % bootstrap CI over patients].", "",
+             *([f"Synthetic images made by: {generator}.", ""] if generator else []),
              "| trained on | images (patients) | epochs | " + " | ".join(HEADER) + " | paper: "
              + " | paper: ".join(HEADER) + " |",
              "|---" * (3 + 2 * len(HEADER)) + "|"]

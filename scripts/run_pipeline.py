@@ -53,8 +53,9 @@ from echo_segmentation.config import TrainConfig as SegmentationTrainConfig
 from semantic_diffusion_model.training.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
 from semantic_diffusion_model.sample import Config as SampleConfig
+from semantic_diffusion_model.samplers.registry import SAMPLERS, samplers_for
 from scripts.pipeline_presets import PRESETS
-from scripts.pipeline_report import real_vs_synthetic_figure, write_report
+from scripts.pipeline_report import generator_text, real_vs_synthetic_figure, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = [sys.executable, "-m"]
@@ -97,7 +98,10 @@ class StageOptions(NamedTuple):
 DIFFUSION_TRAINING = StageOptions("semantic_diffusion_model.train", DiffusionTrainConfig, "sdm_", (
     "model_channels", "channel_mult", "num_res_blocks", "attention_resolutions",
     "num_head_channels", "spade_hidden", "batch_size", "lr", "ema_rate"))
-SAMPLER = StageOptions("semantic_diffusion_model.sample", SampleConfig, "", ("sampler",))
+FORMULATION = StageOptions(DIFFUSION_TRAINING.program, DiffusionTrainConfig, "", ("formulation",))
+SAMPLER = StageOptions("semantic_diffusion_model.sample", SampleConfig, "", (
+    "sampler", "eta", "dpm_spacing", "discretization", "sigma_min", "sigma_max", "rho", "s_churn",
+    "s_min", "s_max", "s_noise", "guidance_scale"))
 SAMPLING = StageOptions(SAMPLER.program, SampleConfig, "sample_", ("steps", "batch_size"))
 SEGMENTATION_TRAINING = StageOptions("echo_segmentation.train", SegmentationTrainConfig, "seg_", (
     "preset", "image_size", "epochs", "max_minutes"))
@@ -147,17 +151,27 @@ class PipelineOwnConfig:
 # Every option of the pipeline: its own, then the stage programs' it passes on (also preset values).
 PipelineConfig = make_dataclass(
     "PipelineConfig",
-    [*DIFFUSION_TRAINING.fields(), *SAMPLER.fields(), *SAMPLING.fields(),
+    [*FORMULATION.fields(), *DIFFUSION_TRAINING.fields(), *SAMPLER.fields(), *SAMPLING.fields(),
      *SEGMENTATION_TRAINING.fields()],
     bases=(PipelineOwnConfig,), namespace={"__module__": __name__})
 
 
 def resolve(config: PipelineConfig) -> PipelineConfig:
-    """Fill every unset preset value from the preset."""
+    """Fill every unset preset value from the preset. A preset's sampler that does not fit the
+    chosen --formulation (the ddpm sampler for an EDM model) becomes heun."""
     values = config_to_dict(config)
+    sampler_given = values["sampler"] is not None
     for key, value in PRESETS[config.preset].items():
         if values[key] is None:
             values[key] = value
+    formulation = values["formulation"] or DiffusionTrainConfig.formulation
+    if formulation not in SAMPLERS[values["sampler"]].FORMULATIONS:
+        if sampler_given:
+            raise UserError(f"--sampler {values['sampler']} does not fit --formulation "
+                            f"{formulation}; samplers that do: {', '.join(samplers_for(formulation))}")
+        print(f"note: --formulation {formulation}: sampling with heun (the preset's "
+              f"{values['sampler']} needs a ddpm model)", file=sys.stderr)
+        values["sampler"] = "heun"
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return PipelineConfig(**values)
 
@@ -267,7 +281,7 @@ def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, c
         "--image-size", str(c.image_size), "--max-steps", steps, "--lr-anneal-steps", steps,
         "--save-interval", str(max(1, c.sdm_steps // 5)),
         "--log-interval", str(max(1, c.sdm_steps // 50)), "--seed", str(c.seed),
-        *DIFFUSION_TRAINING.arguments(c)])
+        *FORMULATION.arguments(c), *DIFFUSION_TRAINING.arguments(c)])
     stages.run(f"sample_{chamber}", launcher_command(c) + [
         SAMPLER.program, "--checkpoint", str(sdm / checkpoint_name(c.sdm_steps)),
         "--maps-dir", str(folders.labels), "--out-dir", str(folders.samples),
@@ -314,7 +328,7 @@ def report(c: PipelineConfig, folders: Folders, datasets: dict[str, list[str]]) 
                                       folders.work / "real_vs_synthetic.png")
     settings = "\n".join(f"- `{key}`: {json.dumps(value)}" for key, value in config_to_dict(c).items())
     write_report({name: folders.results / name for name in datasets}, folders.work / "report.md",
-                 figure, settings)
+                 figure, settings, generator_text(folders.samples, list(c.views)))
 
 
 def main(argv: list[str] | None = None) -> None:

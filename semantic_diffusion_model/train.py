@@ -29,12 +29,12 @@ from echo_from_noise.cli import config_to_dict, parse_config, run_program, with_
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import remove_temporaries
 from .config import MODEL_PRESETS, DiffusionConfig, ModelConfig, TrainConfig, sub_config
-from .training.checkpoint import (checkpoint_name, latest_checkpoint, load_checkpoint,
-                                  prune_checkpoints, save_checkpoint)
+from .training.checkpoint import (check_compatible, checkpoint_name, latest_checkpoint,
+                                  load_checkpoint, prune_checkpoints, save_checkpoint)
 from .training.data import PairData
 from .training.distributed import DistContext, barrier, run_distributed
 from .training.logger import ProgressLog
-from .training.trainer import Trainer, check_compatible
+from .training.trainer import Trainer
 
 
 def check_options(config: TrainConfig) -> None:
@@ -115,7 +115,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                  "device": str(ctx.device)}
         storage.write_bytes(storage.join(config.out_dir, "config.json"),
                             (json.dumps({**config_to_dict(config), **facts}, indent=2) + "\n").encode())
-        print(f"training on {len(data)} pairs ({', '.join(config.views)}, {config.split}), "
+        print(f"training the {config.formulation} formulation on {len(data)} pairs "
+              f"({', '.join(config.views)}, {config.split}), "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.1f} M parameters, "
               f"{ctx.world_size} process(es) x batch {config.batch_size} on {ctx.device}, "
               f"steps {step} -> {total}" + (f", resumed from {path}" if path else ""))

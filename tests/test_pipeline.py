@@ -61,6 +61,8 @@ def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     report = (work / "report.md").read_text()
     assert "| All synthetic frames |" in report and "| All real frames |" in report
     assert "88.6 ± 5.8" in report  # the published all-SDM-frames row beside ours
+    assert ("Synthetic images made by: 2CH_ED: formulation ddpm, sampler ddpm, 2 steps (2 NFE per "
+            "image)") in report
     assert (work / "real_vs_synthetic.png").stat().st_size > 1000
 
 
@@ -140,3 +142,23 @@ def test_dry_run_of_a_finished_pipeline_skips_every_stage(pipeline_run, capsys):
     work, _ = pipeline_run
     stages = dry_run([*TINY, "--work-dir", str(work)], capsys)
     assert set(stages.values()) == {"done before, skipped"} and len(stages) == 11
+
+
+def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):
+    from scripts.run_pipeline import main
+    work = tmp_path / "edm"
+    stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "edm"], capsys)
+    assert "--formulation edm" in stages["sdm_train_2CH"]
+    # the preset's ddpm sampler does not fit an EDM model: heun instead, with the given options
+    assert "--sampler heun" in stages["sample_2CH"]
+    stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "vp", "--sampler", "euler",
+                      "--discretization", "vp", "--s-churn", "10"], capsys)
+    assert "--formulation vp" in stages["sdm_train_2CH"]
+    assert all(o in stages["sample_2CH"] for o in ("--sampler euler", "--discretization vp",
+                                                   "--s-churn 10.0"))
+    assert not work.exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*TINY, "--work-dir", str(work), "--formulation", "edm", "--sampler", "ddim", "--dry-run"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --sampler ddim does not fit --formulation edm; samplers that do: dpm-solver++, heun, euler")

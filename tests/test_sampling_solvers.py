@@ -2,6 +2,10 @@
 ODE solution are known in closed form (no network: fast)."""
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +17,8 @@ from semantic_diffusion_model.samplers import (SAMPLER_NAMES, DiscreteVPSchedule
                                                Sampler, noise_seed)
 from semantic_diffusion_model.samplers import dpm_solver
 from semantic_diffusion_model.samplers.sigma_steps import karras_sigmas
+
+from .conftest import REPO, subprocess_env
 
 T = 1000
 BETAS = get_named_beta_schedule("cosine", T)
@@ -184,3 +190,45 @@ def test_guidance_is_off_for_models_without_label_dropout(capsys):
 
 def test_every_sampler_is_registered():
     assert set(SAMPLER_NAMES) == {"ddpm", "ddim", "dpm-solver++", "heun", "euler"}
+
+
+@pytest.mark.parametrize("steps", [5, 8])
+def test_dpm_solver_clips_the_start_at_log_snr_minus_5_1(steps, monkeypatch):
+    # the reference solver starts the cosine schedule where lambda = -5.1, not at t = 1 (lambda
+    # -9.9, alpha 0.0001), where a third of few steps would be wasted
+    t_max = dpm_solver.clipped_t_max(SCHEDULE)
+    assert SCHEDULE.log_snr(t_max) == pytest.approx(-5.1, abs=1e-6) and t_max < 1
+    assert dpm_solver.time_steps(SCHEDULE, steps)[0] == pytest.approx(t_max)
+    clipped = errors("dpm-solver++", [steps])[0]
+    monkeypatch.setattr(dpm_solver, "LAMBDA_MIN", -np.inf)  # the solver without the clip
+    unclipped = errors("dpm-solver++", [steps])[0]
+    assert clipped * 3 < unclipped, (clipped, unclipped)
+
+
+def test_the_registry_is_the_one_list_of_samplers(monkeypatch):
+    import types
+
+    from scripts.run_pipeline import PipelineConfig
+    from scripts.study_nfe import StudyConfig
+    from semantic_diffusion_model.sample import Config as SampleConfig
+    from semantic_diffusion_model.samplers import registry
+
+    def choices(cls, name):
+        return next(f.metadata["choices"] for f in dataclasses.fields(cls) if f.name == name)
+
+    assert choices(SampleConfig, "sampler") == SAMPLER_NAMES == tuple(registry.SAMPLERS)
+    assert choices(PipelineConfig, "sampler") == SAMPLER_NAMES == choices(StudyConfig, "samplers")
+    shown = subprocess.run([sys.executable, "-m", "semantic_diffusion_model.sample", "--help"],
+                           capture_output=True, text=True, cwd=REPO, env=subprocess_env()).stdout
+    words = " ".join(shown.split())
+    for name, module in registry.SAMPLERS.items():
+        assert f"  {name} " in shown and " ".join(module.SUMMARY.split()) in words, name
+    # a new sampler is one module and one registration: the sampler and --help know it at once
+    fake = types.SimpleNamespace(NAME="fake", SUMMARY="a fake sampler", DEFAULT_STEPS=3,
+                                 FORMULATIONS=("ddpm",), nfe=lambda steps: 2 * steps,
+                                 sample=lambda denoiser, process, noise, steps, options, progress: noise())
+    monkeypatch.setitem(registry.SAMPLERS, "fake", fake)
+    sampler = Sampler("fake", Process.discrete(BETAS, False))
+    assert sampler.steps == 3 and sampler.nfe == 6
+    assert sampler(None, PerSampleNoise([0], (1, 2, 2))).shape == (1, 1, 2, 2)
+    assert "fake" in registry.describe() and "NFE = 2 x steps" in registry.describe()

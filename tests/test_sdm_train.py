@@ -246,3 +246,19 @@ def test_training_benchmark_reports_its_numbers(tmp_path):
     assert result["device"] == "cpu" and result["precision"] == "float32"
     assert result["images_per_s"] > 0 and result["peak_memory_GiB"] > 0
     assert result["parameters_M"] == pytest.approx(3.12, abs=0.01)
+
+
+def test_version_1_checkpoints_keep_their_loss(reference_run, small_labels, tmp_path, capsys):
+    # version 1 multiplied vb_weight by T: its 0.001 was a weight of 1 on L_t, kept on loading
+    state = torch.load(reference_run / "checkpoint_0000006.pt", weights_only=True)
+    state["version"] = 1
+    del state["diffusion_config"]["formulation"]  # version 1 knew only the DDPM process
+    old = tmp_path / "old" / "checkpoint_0000006.pt"
+    old.parent.mkdir()
+    torch.save(state, old)
+    loaded = load_checkpoint(str(old))
+    assert loaded["diffusion_config"]["vb_weight"] == pytest.approx(1.0)
+    assert load_model(str(old))[1].formulation == "ddpm"
+    # continuing it with today's default weight would change its loss: refused, naming the weight
+    code, error = run_main(train_args(small_labels, old.parent, "--lr-anneal-steps", "8"), capsys)
+    assert code == 2 and "vb_weight 1.0 != 0.001" in error

@@ -66,7 +66,7 @@ def sigma_steps(discretization: str, steps: int, sigma_min: float, sigma_max: fl
         sigmas = sigma_max * (sigma_min / sigma_max) ** i
     else:
         u = iddpm_levels()
-        kept = u[(u >= sigma_min) & (u <= sigma_max)][::-1]  # decreasing
+        kept = u[(u >= sigma_min) & (u <= sigma_max)]  # decreasing, as u
         sigmas = kept[np.round(i * (len(kept) - 1)).astype(int)]
     return np.append(sigmas, 0.0)
 

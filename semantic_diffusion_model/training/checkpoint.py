@@ -15,7 +15,7 @@ import torch
 
 from echo_from_noise import storage
 from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
-from echo_from_noise.cli import config_from_dict
+from echo_from_noise.cli import config_from_dict, config_to_dict
 from echo_from_noise.errors import UserError
 from ..config import DiffusionConfig, ModelConfig
 from ..diffusion.preconditioning import PreconditionedDenoiser
@@ -88,6 +88,19 @@ def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, Diff
                 config_from_dict(DiffusionConfig, state["diffusion_config"]))
     except (KeyError, TypeError, UserError) as error:
         raise UserError(f"{path}: checkpoint configuration is unusable ({error})") from None
+
+
+def check_compatible(state: dict, path: str, model_config: ModelConfig,
+                     diffusion_config: DiffusionConfig) -> None:
+    """UserError naming the differences if a checkpoint was made for another configuration."""
+    saved_model, saved_diffusion = configs_of(state, path)
+    current = {**config_to_dict(model_config), **config_to_dict(diffusion_config)}
+    saved = {**config_to_dict(saved_model), **config_to_dict(saved_diffusion)}
+    differences = [f"{k} {saved[k]} != {current[k]}" for k in current
+                   if k != "grad_checkpoint" and saved.get(k) != current[k]]
+    if differences:
+        raise UserError(f"{path}: checkpoint was made for another configuration "
+                        f"({', '.join(differences)})")
 
 
 def model_from_state(state: dict, path: str, device: str | torch.device = "cpu",

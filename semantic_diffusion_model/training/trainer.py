@@ -14,30 +14,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from echo_from_noise.cli import config_to_dict
 from echo_from_noise.device import autocast_dtype
-from echo_from_noise.errors import UserError
 from ..config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
 from ..diffusion.ddpm import create_diffusion
 from ..diffusion.edm_loss import EDMLoss
 from ..diffusion.preconditioning import PreconditionedDenoiser
 from ..network.unet import SPADEUNet
-from .checkpoint import configs_of, rng_states, set_rng_states
+from .checkpoint import rng_states, set_rng_states
 from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
 from .distributed import DistContext, all_reduce_sum
 from .ema import EMA
 from .logger import ProgressLog
-
-
-def check_compatible(state: dict, path: str, model_config: ModelConfig,
-                     diffusion_config: DiffusionConfig) -> None:
-    """UserError naming the differences if a checkpoint was made for another configuration."""
-    saved_model, saved_diffusion = configs_of(state, path)
-    current = {**config_to_dict(model_config), **config_to_dict(diffusion_config)}
-    saved = {**config_to_dict(saved_model), **config_to_dict(saved_diffusion)}
-    differences = [f"{k} {saved[k]} != {current[k]}" for k in current
-                   if k != "grad_checkpoint" and saved.get(k) != current[k]]
-    if differences:
-        raise UserError(f"{path}: checkpoint was made for another configuration "
-                        f"({', '.join(differences)})")
 
 
 class Trainer:

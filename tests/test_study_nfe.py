@@ -1,0 +1,71 @@
+"""The Dice-versus-NFE study in miniature: every stage on real maps, the table, the figure, resume."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from scripts.study_nfe import steps_for
+from semantic_diffusion_model.train import main as train_main
+
+from .conftest import REPO, subprocess_env
+
+
+def test_budgets_become_the_most_steps_within_them():
+    assert [steps_for("heun", n) for n in (1, 5, 10, 20, 35, 100)] == [1, 3, 5, 10, 18, 50]
+    assert [steps_for("ddpm", n) for n in (5, 10)] == [5, 10]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(small_labels, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study_model") / "tiny"
+    train_main(["--data-dir", str(small_labels), "--views", "2CH_ED", "--out-dir", str(out),
+                "--image-size", "64", "--model-channels", "16", "--channel-mult", "1", "2",
+                "--num-res-blocks", "1", "--attention-resolutions", "16", "--num-head-channels", "8",
+                "--norm-groups", "8", "--spade-hidden", "8", "--batch-size", "2", "--max-steps", "2",
+                "--lr", "1e-2", "--no-tensorboard", "--num-workers", "1"])
+    return out / "checkpoint_0000002.pt"
+
+
+def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels, small_extract,
+                                                       tmp_path):
+    out = tmp_path / "study"
+    command = [sys.executable, str(REPO / "scripts" / "study_nfe.py"), "--checkpoints",
+               str(tiny_model), "--samplers", "ddpm", "heun", "--nfe", "3", "--views", "2CH_ED",
+               "--labels-dir", str(small_labels), "--extract-dir", str(small_extract),
+               "--out-dir", str(out), "--seg-epochs", "1", "--seg-image-size", "32",
+               "--sample-batch-size", "12"]
+    first = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                           timeout=600)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    with open(out / "nfe_study.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["name"], r["sampler"], r["steps"], r["nfe"]) for r in rows] == [
+        ("tiny_ddpm_nfe3", "ddpm", "3", "3"), ("tiny_heun_nfe3", "heun", "2", "3"),
+        ("real", "", "0", "0")]
+    for row in rows:
+        assert 0 <= float(row["dice_mean_ci_low"]) <= float(row["dice_mean"]) <= float(row["dice_mean_ci_high"]) <= 100
+        assert row["formulation"] == ("real" if row["name"] == "real" else "ddpm")
+    assert float(rows[0]["seconds_per_image"]) > 0 and rows[2]["seconds_per_image"] == ""
+    assert len(list((out / "samples" / "tiny_heun_nfe3" / "2CH_ED" / "samples").glob("*.png"))) == 12
+    assert (out / "nfe_study.png").stat().st_size > 1000 and "| tiny_heun_nfe3 |" in (out / "nfe_study.md").read_text()
+    # the same command again finds every stage finished
+    again = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0 and again.stdout.count("done before, skipped") == 11
+    with open(out / "nfe_study.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == rows
+
+
+def test_a_file_that_is_no_checkpoint_is_a_one_line_error(small_labels, small_extract, tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a checkpoint")
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "study_nfe.py"), "--checkpoints",
+                             str(bad), "--labels-dir", str(small_labels), "--extract-dir",
+                             str(small_extract), "--out-dir", str(tmp_path / "out")],
+                            cwd=REPO, env=subprocess_env(), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and str(bad) in result.stderr
+    assert not (tmp_path / "out").exists()
