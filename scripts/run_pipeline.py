@@ -12,6 +12,7 @@ through the folder conventions of docs/data_contract.md:
     WORK/0_camus/               embedded CAMUS-format data (only without --camus-dir)
     WORK/1_extract/  2_labels/  3_samples/  4_segmentation_data/   steps 1-4
     WORK/sdm/<2CH|4CH>/         diffusion checkpoints     WORK/segmentation/<dataset>/  networks
+    WORK/autoencoder/           the Gamma-VAE of --latent (latent diffusion)
     WORK/results/<dataset>/     test results (step 5)     WORK/.stages/<stage>.json  finished stages
 
 A finished stage is skipped when the same command is asked again, and the stage programs resume
@@ -75,6 +76,7 @@ def torchrun(gpus: int) -> list[str]:
 
 
 LAUNCHERS = {"mpiexec": mpiexec, "torchrun": torchrun}  # --launcher of the multi-GPU stages
+LATENT_CHANNELS = {"L128": (64, 128), "L64": (64, 128, 192)}  # Gamma-VAE channels of --latent
 
 
 class StageOptions(NamedTuple):
@@ -146,6 +148,13 @@ class PipelineOwnConfig:
         "help": "augmented label maps per real map (one synthetic image each)"})
     sdm_steps: Optional[int] = field(default=None, metadata={
         "help": "SDM training steps (the learning rate anneals to 0 over them)"})
+    latent: Optional[str] = field(default=None, metadata={
+        "help": "diffuse the latent of a Gamma-VAE trained as a stage before the diffusion models: "
+                "L128 = latent side / 2 (channels 64 128), L64 = side / 4 (64 128 192), the "
+                "follow-up's EDM-L128 and EDM-L64 (named for 256 px images); default: pixels",
+        "choices": ("L128", "L64")})
+    vae_epochs: Optional[int] = field(default=None, metadata={
+        "help": "epochs of the Gamma-VAE stage (with --latent)"})
 
 
 # Every option of the pipeline: its own, then the stage programs' it passes on (also preset values).
@@ -214,6 +223,7 @@ class Folders:
         self.camus = Path(camus_dir).resolve() if camus_dir else work / "0_camus"
         self.extract, self.labels, self.samples = work / "1_extract", work / "2_labels", work / "3_samples"
         self.seg_data, self.results = work / "4_segmentation_data", work / "results"
+        self.autoencoder = work / "autoencoder"
 
 
 def run(config: PipelineConfig) -> None:
@@ -225,6 +235,8 @@ def run(config: PipelineConfig) -> None:
         save_config(c, folders.work / "pipeline_config.json")
     stages = StageRunner(folders.work, c.dry_run)
     data_stages(stages, c, folders)
+    if c.latent:
+        autoencoder_stage(stages, c, folders)
     for chamber in sorted({view.split("_")[0] for view in c.views}):
         diffusion_stages(stages, c, folders, chamber)
     datasets = segmentation_datasets(c)
@@ -272,6 +284,15 @@ def select_patients(camus_dir: Path, limit: int) -> list[str]:
     return [str(int(p.removeprefix("patient"))) for p in sorted(chosen)]
 
 
+def autoencoder_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -> None:
+    """The Gamma-VAE of --latent, trained on the real training frames of every view."""
+    stages.run("autoencoder", launcher_command(c) + [
+        "semantic_diffusion_model.train_autoencoder", "--data-dir", str(folders.labels),
+        "--out-dir", str(folders.autoencoder), *option_arguments("views", c.views),
+        "--image-size", str(c.image_size), *option_arguments("channels", LATENT_CHANNELS[c.latent]),
+        *(["--epochs", str(c.vae_epochs)] if c.vae_epochs else []), "--seed", str(c.seed)])
+
+
 def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, chamber: str) -> None:
     """One chamber's diffusion model: training, then sampling its views' augmented maps (3)."""
     sdm, steps = folders.work / "sdm" / chamber, str(c.sdm_steps)
@@ -281,7 +302,8 @@ def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, c
         "--image-size", str(c.image_size), "--max-steps", steps, "--lr-anneal-steps", steps,
         "--save-interval", str(max(1, c.sdm_steps // 5)),
         "--log-interval", str(max(1, c.sdm_steps // 50)), "--seed", str(c.seed),
-        *FORMULATION.arguments(c), *DIFFUSION_TRAINING.arguments(c)])
+        *FORMULATION.arguments(c), *DIFFUSION_TRAINING.arguments(c),
+        *(["--autoencoder", str(folders.autoencoder / "autoencoder.pt")] if c.latent else [])])
     stages.run(f"sample_{chamber}", launcher_command(c) + [
         SAMPLER.program, "--checkpoint", str(sdm / checkpoint_name(c.sdm_steps)),
         "--maps-dir", str(folders.labels), "--out-dir", str(folders.samples),

@@ -85,22 +85,25 @@ def checkpoint_facts(paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
 
 
 def runs_of(c: StudyConfig) -> list[dict]:
-    """Every (checkpoint, sampler, budget) run, in order."""
-    runs = []
+    """Every run: the real baseline first, then the (checkpoint, sampler) pairs budget by
+    budget, cheapest first, so that an interrupted study has every pair at its low budgets."""
+    pairs = []
     for path, label, formulation in checkpoint_facts(c.checkpoints):
         fitting = [s for s in c.samplers if formulation in SAMPLERS[s].FORMULATIONS]
         if not fitting:
             raise UserError(f"{path}: none of --samplers {' '.join(c.samplers)} fits its "
                             f"formulation {formulation}")
-        for sampler in fitting:
-            for steps in sorted({steps_for(sampler, budget) for budget in c.nfe}):
-                runs.append({"name": f"{label}_{sampler}_nfe{SAMPLERS[sampler].nfe(steps)}",
-                             "checkpoint": path, "label": label, "formulation": formulation,
-                             "sampler": sampler, "steps": steps,
+        pairs += [(path, label, formulation, sampler) for sampler in fitting]
+    runs = [{"name": "real", "checkpoint": "", "label": "real", "formulation": "real",
+             "sampler": "", "steps": 0, "nfe": 0}] if c.real_baseline else []
+    for budget in sorted(set(c.nfe)):
+        for path, label, formulation, sampler in pairs:
+            steps = steps_for(sampler, budget)
+            name = f"{label}_{sampler}_nfe{SAMPLERS[sampler].nfe(steps)}"
+            if all(r["name"] != name for r in runs):
+                runs.append({"name": name, "checkpoint": path, "label": label,
+                             "formulation": formulation, "sampler": sampler, "steps": steps,
                              "nfe": SAMPLERS[sampler].nfe(steps)})
-    if c.real_baseline:
-        runs.append({"name": "real", "checkpoint": "", "label": "real", "formulation": "real",
-                     "sampler": "", "steps": 0, "nfe": 0})
     return runs
 
 

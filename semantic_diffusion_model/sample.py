@@ -42,6 +42,7 @@ from echo_from_noise.contract import SPLITS, VIEWS
 from echo_from_noise.device import PRECISIONS, autocast_dtype
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
+from echo_from_noise.resize import resize_labels
 
 from .training.checkpoint import load_checkpoint, model_from_state
 from .config import ModelConfig
@@ -52,6 +53,7 @@ from .sampling.outputs import (CLAIM_PATTERN, claim_path, is_done, remove_tempor
                              write_contact_sheet, write_outputs)
 from .samplers import PerSampleNoise, Process, Sampler, SamplerConfig
 from .samplers.registry import describe as describe_samplers
+from .sampling.latent import LatentSpace
 from .sampling.maps import MapItem, check_map, find_maps
 from .sampling.work_claims import Claims
 
@@ -77,6 +79,7 @@ class Config(SamplerConfig):
     num_samples: int = field(default=0, metadata={"help": "sample only the first N maps of the sorted set (0 = all)"})
     use_ema: bool = field(default=True, metadata={"help": "use the EMA weights of the checkpoint (else the raw weights)"})
     contact_sheet_rows: int = field(default=8, metadata={"help": "maps shown in each view's contact_sheet.png (0 = none)"})
+    autoencoder: str = field(default="", metadata={"help": "latent models: the Gamma-VAE to decode with (default: the path the checkpoint recorded; it must be the same network, checked by a digest of its weights)"})
     claim_timeout_minutes: float = field(default=30.0, metadata={"help": "jobs sharing --out-dir claim each map they generate (a hidden <VIEW>/.<name>.png.claim file, refreshed while they work); a claim of a dead process on this host is taken over at once, one from another host after this many minutes without refresh"})
     dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
 
@@ -106,6 +109,7 @@ class Job:
     guidance_scale: float  # in effect: 1 (off) for a model that never learned the null map
     amp_dtype: torch.dtype | None
     claims: Claims
+    latent: LatentSpace | None  # the autoencoder of a latent diffusion model
 
     @classmethod
     def load(cls, config: Config, ctx: DistContext) -> "Job":
@@ -115,12 +119,20 @@ class Job:
                                                                  ctx.device, config.use_ema)
         scale = effective_guidance_scale(config.guidance_scale,
                                          float(state.get("label_dropout", 0.0)), warn=ctx.is_main)
+        latent = LatentSpace.of_checkpoint(state, config.checkpoint, config.autoencoder, ctx.device)
+        # standardised latents are not in [-1, 1]: no clipping of the denoised latent
+        clip = config.clip_denoised and latent is None
         sampler = Sampler(config.sampler, Process.of(diffusion_config, model_config.learn_sigma),
-                          config.steps, options=config, what=config.checkpoint)
+                          config.steps, options=config, what=config.checkpoint, clip_denoised=clip)
         trained_views = list((state.get("config") or {}).get("views") or [])
         return cls(config, ctx, model, model_config, trained_views, sampler, scale,
                    autocast_dtype(config.precision, ctx.device),
-                   Claims(config.claim_timeout_minutes * 60))
+                   Claims(config.claim_timeout_minutes * 60), latent)
+
+    @property
+    def image_size(self) -> int:
+        """The side of the images written (the autoencoder's for a latent model)."""
+        return self.latent.image_size if self.latent else self.model_config.image_size
 
     @property
     def out_dir(self) -> Path:
@@ -141,10 +153,12 @@ class Job:
                 "steps": sampler.steps, "eta": c.eta if sampler.name == "ddim" else 0.0,
                 "dpm_spacing": c.dpm_spacing if sampler.name == "dpm-solver++" else "",
                 **({k: getattr(c, k) for k in ODE_OPTIONS} if ode else {}),
-                "guidance_scale": self.guidance_scale, "clip_denoised": c.clip_denoised,
+                "guidance_scale": self.guidance_scale,
+                "clip_denoised": sampler.options.clip_denoised,
+                **({"autoencoder": self.latent.digest} if self.latent else {}),
                 "seed": c.seed,
                 "precision": str(self.amp_dtype or torch.float32).removeprefix("torch."),
-                "image_size": self.model_config.image_size}
+                "image_size": self.image_size}
 
 
 @dataclass
@@ -234,14 +248,17 @@ def announce(job: Job, folders: list[Path], todo: int, total: int) -> None:
 
 def sample_batch(job: Job, batch: list[MapItem]) -> int:
     """Sample and write one batch; returns the images pushed through the network."""
-    size, num_classes, device = job.model_config.image_size, job.model_config.num_classes, job.ctx.device
+    size, num_classes, device = job.image_size, job.model_config.num_classes, job.ctx.device
     maps = np.stack([read_map(str(m.path), num_classes, size) for m in batch])
-    y = one_hot(torch.from_numpy(maps).to(device), num_classes)
+    side = job.model_config.image_size  # the model's: the latent side for a latent model
+    condition = np.stack([resize_labels(m, side) for m in maps])
+    y = one_hot(torch.from_numpy(condition).to(device), num_classes)
     noise = PerSampleNoise.for_names(job.config.seed, [m.name for m in batch],
-                                     (job.model_config.in_channels, size, size), device)
+                                     (job.model_config.in_channels, side, side), device)
     denoiser = LabelConditionedDenoiser(job.model, y, job.guidance_scale, job.amp_dtype)
     with torch.inference_mode():
-        images = to_uint8(job.sampler(denoiser, noise, progress=job.ctx.is_main))
+        x = job.sampler(denoiser, noise, progress=job.ctx.is_main)
+        images = to_uint8(job.latent.decode(x) if job.latent else x)
     for item, image, label_map in zip(batch, images, maps):
         real = read_image(str(item.real_image), size) if item.real_image else None
         write_outputs(job.folder(item.view), item.name, image, label_map, real)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import torch
 from tqdm import tqdm
@@ -28,11 +29,13 @@ from echo_from_noise import storage
 from echo_from_noise.cli import config_to_dict, parse_config, run_program, with_defaults
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import remove_temporaries
+from .autoencoder.checkpoint import load_autoencoder, weights_digest
 from .config import MODEL_PRESETS, DiffusionConfig, ModelConfig, TrainConfig, sub_config
 from .training.checkpoint import (check_compatible, checkpoint_name, latest_checkpoint,
                                   load_checkpoint, prune_checkpoints, save_checkpoint)
 from .training.data import PairData
 from .training.distributed import DistContext, barrier, run_distributed
+from .training.latents import latent_pairs
 from .training.logger import ProgressLog
 from .training.trainer import Trainer
 
@@ -87,26 +90,53 @@ def resume_path(config: TrainConfig) -> str | None:
     return config.resume
 
 
+def latent_space(config: TrainConfig, ctx: DistContext):
+    """The Gamma-VAE of --autoencoder, with the network's size set to its latent side -> (the
+    autoencoder on this process's device, its description for the checkpoint)."""
+    autoencoder = load_autoencoder(config.autoencoder, ctx.device)
+    config.image_size, config.in_channels = autoencoder.config.latent_size, 1
+    path = config.autoencoder if storage.is_url(config.autoencoder) else os.path.abspath(config.autoencoder)
+    return autoencoder, {"path": path, "digest": weights_digest(autoencoder),
+                         "image_size": autoencoder.config.image_size,
+                         "latent_size": autoencoder.config.latent_size}
+
+
+def check_same_autoencoder(state: dict, path: str, autoencoder: dict | None) -> None:
+    saved = (state.get("autoencoder") or {}).get("digest")
+    if saved != (autoencoder or {}).get("digest"):
+        raise UserError(f"{path}: checkpoint was trained "
+                        f"{'on the latents of another autoencoder' if saved else 'on pixels'}; "
+                        "give the same --autoencoder or choose another --out-dir")
+
+
 def train(config: TrainConfig, ctx: DistContext) -> None:
     # every check (options, checkpoint, data) comes before anything is created in --out-dir
+    autoencoder, latent = latent_space(config, ctx) if config.autoencoder else (None, None)
     check_options(config)
     model_config, diffusion_config = sub_config(ModelConfig, config), sub_config(DiffusionConfig, config)
     path = resume_path(config)
     state = load_checkpoint(path) if path else None
     if state is not None:
         check_compatible(state, path, model_config, diffusion_config)
+        check_same_autoencoder(state, path, latent)
     total = config.total_steps
     if state is not None and int(state["step"]) >= total:
         if ctx.is_main:
             print(f"{path}: already at step {state['step']} >= {total} steps; nothing to do")
         return
     data = PairData.load(config.data_dir, config.views, config.split, config.num_classes,
-                         config.image_size, config.num_workers, progress=ctx.is_main)
+                         latent["image_size"] if latent else config.image_size,
+                         config.num_workers, progress=ctx.is_main)
+    if autoencoder is not None:  # encoded once, kept in memory
+        saved = (state or {}).get("autoencoder")
+        data = latent_pairs(data, autoencoder, saved, progress=ctx.is_main)
+        latent |= data.standardisation
+        del autoencoder
     if ctx.is_main:
         storage.ensure_writable_folder(config.out_dir)
         if not storage.is_url(config.out_dir):  # a checkpoint half-written when a run was killed
             remove_temporaries(config.out_dir, ".pt")
-    trainer = Trainer(config, ctx, data, state)
+    trainer = Trainer(config, ctx, data, state, latent)
     del state
     step = trainer.start_step
     if ctx.is_main:
@@ -115,7 +145,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                  "device": str(ctx.device)}
         storage.write_bytes(storage.join(config.out_dir, "config.json"),
                             (json.dumps({**config_to_dict(config), **facts}, indent=2) + "\n").encode())
-        print(f"training the {config.formulation} formulation on {len(data)} pairs "
+        space = f"latents ({config.image_size} px) of {latent['path']}" if latent else "pixels"
+        print(f"training the {config.formulation} formulation on the {space} of {len(data)} pairs "
               f"({', '.join(config.views)}, {config.split}), "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.1f} M parameters, "
               f"{ctx.world_size} process(es) x batch {config.batch_size} on {ctx.device}, "

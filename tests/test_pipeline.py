@@ -162,3 +162,15 @@ def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == (
         "error: --sampler ddim does not fit --formulation edm; samplers that do: dpm-solver++, heun, euler")
+
+
+def test_latent_option_adds_the_autoencoder_stage(tmp_path, capsys):
+    from scripts.run_pipeline import main
+    work = tmp_path / "latent"
+    stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "edm", "--latent", "L64"],
+                     capsys)
+    names = list(stages)
+    assert names.index("autoencoder") < names.index("sdm_train_2CH")
+    assert "semantic_diffusion_model.train_autoencoder" in stages["autoencoder"]
+    assert "--channels 64 128 192" in stages["autoencoder"] and "--epochs 10" in stages["autoencoder"]
+    assert f"--autoencoder {work / 'autoencoder' / 'autoencoder.pt'}" in stages["sdm_train_2CH"]

@@ -21,6 +21,7 @@ from ..diffusion.preconditioning import PreconditionedDenoiser
 from ..network.unet import SPADEUNet
 from .checkpoint import rng_states, set_rng_states
 from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
+from .latents import LatentData
 from .distributed import DistContext, all_reduce_sum
 from .ema import EMA
 from .logger import ProgressLog
@@ -29,8 +30,10 @@ from .logger import ProgressLog
 class Trainer:
     """Model, EMA, optimiser and data of one process; ``step(i)`` does optimiser step i."""
 
-    def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData, state: dict | None):
-        self.config, self.ctx, self.data = config, ctx, data
+    def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData | LatentData,
+                 state: dict | None, autoencoder: dict | None = None):
+        """``data``: images, or their autoencoder latents (then ``autoencoder`` describes it)."""
+        self.config, self.ctx, self.data, self.autoencoder = config, ctx, data, autoencoder
         self.model_config = sub_config(ModelConfig, config)
         self.diffusion_config = sub_config(DiffusionConfig, config)
         if self.diffusion_config.continuous:
@@ -76,15 +79,20 @@ class Trainer:
         c, ctx = self.config, self.ctx
         index = torch.from_numpy(batch_indices(len(self.data), c.batch_size, c.seed, step,
                                                ctx.rank, ctx.world_size))
-        maps, images = self.data.maps[index], self.data.images[index]
+        maps = self.data.maps[index]
         gen = torch.Generator().manual_seed(step_seed(c.seed, step, ctx.rank, stream=1))
         flip = torch.rand(c.batch_size, generator=gen) < 0.5
         keep = torch.rand(c.batch_size, generator=gen) >= c.label_dropout
-        if c.random_flip:
-            maps = torch.where(flip[:, None, None], maps.flip(-1), maps)
-            images = torch.where(flip[:, None, None], images.flip(-1), images)
+        flip = flip & c.random_flip
+        maps = torch.where(flip[:, None, None], maps.flip(-1), maps)
         device = ctx.device
-        x0 = to_model_range(images.to(device, non_blocking=True), c.in_channels)
+        if isinstance(self.data, LatentData):  # the latent of the (mirrored) image
+            x0 = torch.where(flip[:, None, None, None], self.data.flipped[index],
+                             self.data.latents[index]).to(device, non_blocking=True)
+        else:
+            images = self.data.images[index]
+            images = torch.where(flip[:, None, None], images.flip(-1), images)
+            x0 = to_model_range(images.to(device, non_blocking=True), c.in_channels)
         y = one_hot(maps.to(device, non_blocking=True), c.num_classes)
         y = y * keep.to(device)[:, None, None, None]  # the all-zero map is the null label
         if c.channels_last:
@@ -150,7 +158,7 @@ class Trainer:
         return {"step": step, "config": config_to_dict(self.config),
                 "model_config": config_to_dict(self.model_config),
                 "diffusion_config": config_to_dict(self.diffusion_config),
-                "label_dropout": self.config.label_dropout,
+                "label_dropout": self.config.label_dropout, "autoencoder": self.autoencoder,
                 "model": self.model.state_dict(), "ema": self.ema.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},

@@ -1,0 +1,123 @@
+"""Cost of one generated image for pixel and latent diffusion models: parameters, GFLOP per network
+evaluation (NFE), decoder GFLOP, GFLOP per image and measured seconds per image.
+
+The models (randomly initialised: cost does not depend on the weights), at --image-size output:
+    sdm        the published SDM network (ModelConfig defaults), 1000-step ancestral DDPM
+    edm        the follow-up's pixel backbone (--model-preset edm-adm) at the image size
+    edm-l128   the same backbone on the latent of a Gamma-VAE with channels 64 128 (side / 2)
+    edm-l64    the same on the latent of a Gamma-VAE with channels 64 128 192 (side / 4)
+FLOPs are counted by torch.utils.flop_counter (2 per multiply-add, convolutions, matmuls and
+attention) for one image through the network (and the decoder), so they compare across machines.
+Seconds are measured here: one image, --nfe network evaluations of the sampler's loop (Heun at
+steps (nfe + 1) / 2) plus the decode, median of --repeats; --no-measure skips the timing.
+
+    python scripts/benchmark_cost.py                      # 256 px, the published sizes
+    python scripts/benchmark_cost.py --image-size 64 --json-out cost.json
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+if __package__ in (None, ""):  # run as a file: python scripts/benchmark_cost.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.contract import SECTOR_CLASSES
+from semantic_diffusion_model.autoencoder.config import AutoencoderConfig
+from semantic_diffusion_model.autoencoder.network import GammaVAE
+from semantic_diffusion_model.config import MODEL_PRESETS, ModelConfig
+from semantic_diffusion_model.network.unet import SPADEUNet
+from scripts.benchmark_timing import median_seconds, write_results
+
+PUBLISHED_SDM_GFLOP_PER_NFE = 3421.0  # the follow-up paper's figure for the 1000-step SDM
+LATENT_CHANNELS = {"edm-l128": (64, 128), "edm-l64": (64, 128, 192)}
+
+
+@dataclass
+class CostConfig:
+    image_size: int = field(default=256, metadata={"help": "side of the generated images (pixels)"})
+    nfe: int = field(default=20, metadata={"help": "network evaluations per image of the EDM models (Heun)"})
+    models: tuple[str, ...] = field(default=("sdm", "edm", "edm-l128", "edm-l64"), metadata={"help": "models to cost", "choices": ("sdm", "edm", "edm-l128", "edm-l64")})
+    measure: bool = field(default=True, metadata={"help": "also time one image on this machine (the sdm row times 1 NFE and multiplies)"})
+    repeats: int = field(default=1, metadata={"help": "timed images per model (the median is reported)"})
+    json_out: str = field(default="", metadata={"help": "also write the results to this JSON file"})
+
+
+def gflop(module: torch.nn.Module, *inputs) -> float:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(*inputs)
+    return counter.get_total_flops() / 1e9
+
+
+def network(name: str, size: int) -> tuple[SPADEUNet, GammaVAE | None]:
+    """The diffusion network of a row (at the side it diffuses) and its decoder's autoencoder."""
+    if name == "sdm":
+        return SPADEUNet(ModelConfig(image_size=size)).eval(), None
+    preset = dict(MODEL_PRESETS["edm-adm"])
+    if name == "edm":
+        return SPADEUNet(ModelConfig(image_size=size, learn_sigma=False, **preset)).eval(), None
+    autoencoder = GammaVAE(AutoencoderConfig(image_size=size, channels=LATENT_CHANNELS[name])).eval()
+    side = autoencoder.config.latent_size
+    preset["attention_resolutions"] = tuple(r for r in preset["attention_resolutions"] if r <= side)
+    return SPADEUNet(ModelConfig(image_size=side, learn_sigma=False, **preset)).eval(), autoencoder
+
+
+def cost(name: str, c: CostConfig) -> dict:
+    net, autoencoder = network(name, c.image_size)
+    side = autoencoder.config.latent_size if autoencoder is not None else c.image_size
+    x, t = torch.randn(1, 1, side, side), torch.ones(1)
+    y = torch.zeros(1, SECTOR_CLASSES, side, side)
+    y[:, 2] = 1.0  # a map of tissue only: the content does not change the cost
+    per_nfe = gflop(net, x, t, y)
+    decoder = gflop(autoencoder.decode, torch.rand(1, 1, side, side)) if autoencoder else 0.0
+    nfe = 1000 if name == "sdm" else c.nfe
+    row = {"model": name, "image_size": c.image_size, "diffused_side": side,
+           "parameters_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
+           "decoder_parameters_m": round(sum(p.numel() for p in autoencoder.decoder.parameters()) / 1e6, 2) if autoencoder else 0.0,
+           "gflop_per_nfe": round(per_nfe, 2), "nfe": nfe, "decoder_gflop": round(decoder, 2),
+           "gflop_per_image": round(per_nfe * nfe + decoder, 1)}
+    if c.measure:
+        with torch.no_grad():
+            net(x, t, y)  # warm-up
+            forward = median_seconds(lambda _: net(x, t, y), max(1, c.repeats), torch.device("cpu"))
+            loop = 1 if name == "sdm" else nfe  # the SDM row: one evaluation, times 1000
+            seconds = median_seconds(lambda _: [net(x, t, y) for _ in range(loop)], c.repeats,
+                                     torch.device("cpu"))
+            seconds *= nfe / loop
+            if autoencoder is not None:
+                seconds += median_seconds(lambda _: autoencoder.decode(torch.rand(1, 1, side, side)),
+                                          c.repeats, torch.device("cpu"))
+        row |= {"seconds_per_nfe": round(forward, 3), "seconds_per_image": round(seconds, 2),
+                "threads": torch.get_num_threads()}
+    return row
+
+
+def run(c: CostConfig) -> None:
+    rows = [cost(name, c) for name in c.models]
+    sdm = PUBLISHED_SDM_GFLOP_PER_NFE * 1000
+    pixel = next((r["gflop_per_image"] for r in rows if r["model"] == "edm"), None)
+    print(f"{'model':<10}{'side':>6}{'params M':>10}{'GFLOP/NFE':>11}{'NFE':>6}{'dec GFLOP':>11}"
+          f"{'GFLOP/img':>11}{'vs SDM':>9}{'vs edm':>8}{'s/img':>9}")
+    for r in rows:
+        r["cheaper_than_published_sdm"] = round(sdm / r["gflop_per_image"], 1)
+        r["cheaper_than_pixel_edm"] = round(pixel / r["gflop_per_image"], 1) if pixel else None
+        print(f"{r['model']:<10}{r['diffused_side']:>6}{r['parameters_m']:>10}{r['gflop_per_nfe']:>11}"
+              f"{r['nfe']:>6}{r['decoder_gflop']:>11}{r['gflop_per_image']:>11}"
+              f"{r['cheaper_than_published_sdm']:>8}x{(r['cheaper_than_pixel_edm'] or 0):>7}x"
+              f"{r.get('seconds_per_image', float('nan')):>9}")
+    print(f"(vs SDM: the published 1000-step SDM at {PUBLISHED_SDM_GFLOP_PER_NFE:.0f} GFLOP per NFE; "
+          f"seconds on {torch.get_num_threads()} CPU thread(s))")
+    write_results(c.json_out, rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: run(parse_config(CostConfig, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

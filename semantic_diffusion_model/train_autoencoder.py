@@ -1,0 +1,336 @@
+r"""Train the follow-up paper's one-channel Gamma-VAE on the real images of a step-2 folder.
+
+The autoencoder (MONAI AutoencoderKL encoder/decoder, one latent channel, Gamma posterior and
+prior Gamma(3.75, rate 10.8)) is the one latent diffusion trains on (semantic_diffusion_model.train
+--autoencoder OUT/autoencoder.pt). Images are LABELS/<VIEW>/images/<split>/ in [0, 1]; the sector
+maps only restrict the KL term to the scan sector. Each epoch ends with the PSNR and SSIM of the
+reconstructions of the validation split (decoder of the latent mean); the end writes
+reconstructions.png and evaluation.json (validation and test split). Runs as one process, under
+`mpiexec -n N` or `torchrun --nproc_per_node N` (--batch-size per process). Re-running the same
+command continues from the newest checkpoint in --out-dir, exactly as if it had not been stopped.
+
+  mpiexec -n 8 python -m semantic_diffusion_model.train_autoencoder --data-dir LABELS \
+      --out-dir runs/gamma_vae_l64 --image-size 256 --channels 64 128 192
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from echo_from_noise import storage
+from echo_from_noise.cli import config_to_dict, parse_config, require_at_least, run_program
+from echo_from_noise.contract import SECTOR_CLASSES
+from echo_from_noise.device import autocast_dtype
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import remove_temporaries
+from .autoencoder.checkpoint import (STABLE_NAME, autoencoder_config_of, checkpoint_name,
+                                     latest_checkpoint, prune_checkpoints, read_checkpoint,
+                                     save_checkpoint, weights_digest)
+from .autoencoder.config import AutoencoderConfig, AutoencoderTrainConfig
+from .autoencoder.loss import GammaVAELoss, PerceptualFeatures
+from .autoencoder.network import GammaVAE
+from .config import sub_config
+from .training.checkpoint import rng_states, set_rng_states
+from .training.data import PairData, batch_indices, step_seed
+from .training.distributed import DistContext, all_reduce_sum, barrier, run_distributed
+
+SPLITS = ("training", "validation", "testing")
+TERMS = ("loss", "recon", "kl", "latent", "perceptual")
+COLUMNS = ["epoch", "step", *TERMS, "val_psnr", "val_ssim", "train_seconds", "skipped_steps"]
+# training options a resumed run must share with its checkpoint (besides the network and loss)
+FIXED_ON_RESUME = ("views", "batch_size", "seed", "lr", "random_flip")
+FIGURE_IMAGES = 4
+
+
+def check_options(config: AutoencoderTrainConfig) -> None:
+    require_at_least(config, epochs=1, batch_size=1, image_size=1, num_res_blocks=1,
+                     norm_groups=1, save_interval=1, eval_interval=1, keep_checkpoints=0)
+    if not config.channels or any(c % config.norm_groups for c in config.channels):
+        raise UserError(f"--channels {' '.join(map(str, config.channels))}: each must be a "
+                        f"multiple of --norm-groups {config.norm_groups}")
+    if config.image_size % config.latent_factor:
+        raise UserError(f"--image-size {config.image_size} must be divisible by "
+                        f"{config.latent_factor} (2^{len(config.channels) - 1} for "
+                        f"{len(config.channels)} --channels)")
+    if config.prior_alpha <= 0 or config.prior_beta <= 0:
+        raise UserError("--prior-alpha and --prior-beta must be positive")
+
+
+def check_compatible(state: dict, path: str, config: AutoencoderTrainConfig) -> None:
+    """UserError naming the differences if the checkpoint was trained otherwise."""
+    saved = {**config_to_dict(autoencoder_config_of(state, path)),
+             **{k: state.get("config", {}).get(k) for k in FIXED_ON_RESUME}}
+    current = config_to_dict(config)
+    differences = [f"{k} {saved[k]} != {current[k]}" for k in saved if saved[k] != current[k]]
+    if differences:
+        raise UserError(f"{path}: checkpoint was made for another configuration "
+                        f"({', '.join(differences)}); use another --out-dir")
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) uint8 -> (N, 1, H, W) float in [0, 1]."""
+    return images.float().div(255.0)[:, None]
+
+
+class AutoencoderTrainer:
+    """Model, optimiser and data of one process; ``step(i)`` does optimiser step i."""
+
+    def __init__(self, config: AutoencoderTrainConfig, ctx: DistContext, data: PairData,
+                 state: dict | None, perceptual: PerceptualFeatures | None):
+        self.config, self.ctx, self.data = config, ctx, data
+        device = ctx.device
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        torch.manual_seed(config.seed)  # the same initial weights on every rank
+        self.model = GammaVAE(sub_config(AutoencoderConfig, config)).to(device)
+        self.loss = GammaVAELoss(self.model.config, perceptual.to(device) if perceptual else None)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.amp_dtype = autocast_dtype(config.precision, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.start_epoch = 0
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if state.get("grad_scaler"):
+                self.scaler.load_state_dict(state["grad_scaler"])
+            set_rng_states(state["rng"])
+            self.start_epoch = int(state["epoch"])
+        self.net = (DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+                    if ctx.distributed else self.model)
+        # one epoch: every training image once over all ranks (the last step reaches into the next)
+        self.steps_per_epoch = math.ceil(len(data) / (config.batch_size * ctx.world_size))
+        self.sums = torch.zeros(len(TERMS) + 2, dtype=torch.float64, device=device)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's images (N, 1, H, W) in [0, 1] and sector masks (N, H, W) at this step,
+        flipped as (seed, step, rank) decide."""
+        c, ctx = self.config, self.ctx
+        index = torch.from_numpy(batch_indices(len(self.data), c.batch_size, c.seed, step,
+                                               ctx.rank, ctx.world_size))
+        images, maps = self.data.images[index], self.data.maps[index]
+        if c.random_flip:
+            gen = torch.Generator().manual_seed(step_seed(c.seed, step, ctx.rank, stream=1))
+            flip = (torch.rand(c.batch_size, generator=gen) < 0.5)[:, None, None]
+            images, maps = torch.where(flip, images.flip(-1), images), torch.where(flip, maps.flip(-1), maps)
+        device = ctx.device
+        return to_unit(images.to(device, non_blocking=True)), maps.to(device, non_blocking=True) != 0
+
+    def step(self, step: int) -> None:
+        c, device = self.config, self.ctx.device
+        x, sector = self.batch(step)
+        latent_draw = torch.Generator().manual_seed(step_seed(c.seed, step, self.ctx.rank, stream=2))
+        with torch.autocast(device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            terms = self.loss(x, sector, self.net(x, generator=latent_draw))
+        self.scaler.scale(terms["loss"]).backward()
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters()
+                                                   if p.grad is not None])
+        bad = (~torch.isfinite(grad_norm) | ~torch.isfinite(terms["loss"])).double()
+        finite = all_reduce_sum(bad[None]).item() == 0  # the same decision on every rank
+        if finite:
+            self.scaler.step(self.optimizer)
+            self.sums[:len(TERMS)] += torch.stack([terms[k].detach().double() for k in TERMS])
+            self.sums[-2] += 1
+        else:
+            self.sums[-1] += 1
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def epoch_terms(self) -> dict:
+        """Mean of each term over this epoch's finite steps and ranks (every rank calls this)."""
+        sums = all_reduce_sum(self.sums.clone()).tolist()
+        self.sums.zero_()
+        finite = sums[-2]
+        means = {k: sums[i] / finite if finite else float("nan") for i, k in enumerate(TERMS)}
+        return {**means, "skipped_steps": int(sums[-1] / self.ctx.world_size)}
+
+    def checkpoint_state(self, epoch: int) -> dict:
+        return {"epoch": epoch, "step": epoch * self.steps_per_epoch,
+                "config": config_to_dict(self.config),
+                "autoencoder_config": config_to_dict(self.model.config),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                "rng": rng_states(), "weights_digest": weights_digest(self.model)}
+
+
+@torch.no_grad()
+def reconstruct(model: GammaVAE, images: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W) uint8 -> decoded latent means (N, H, W) in [0, 1] and the latent means (N, h, w)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    recons, latents = [], []
+    for start in range(0, len(images), batch_size):
+        mean = model.latent_mean(to_unit(images[start:start + batch_size].to(device)))
+        recons.append(model.decode(mean).float().clamp(0.0, 1.0)[:, 0].cpu())
+        latents.append(mean[:, 0].cpu())
+    model.train(was_training)
+    return torch.cat(recons).numpy(), torch.cat(latents).numpy()
+
+
+def image_metrics(images: torch.Tensor, recons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PSNR (dB) and SSIM of each reconstruction against its uint8 original, data range 1."""
+    originals = images.numpy().astype(np.float64) / 255.0
+    recons = recons.astype(np.float64)
+    psnr = [peak_signal_noise_ratio(o, r, data_range=1.0) for o, r in zip(originals, recons)]
+    ssim = [structural_similarity(o, r, data_range=1.0) for o, r in zip(originals, recons)]
+    return np.array(psnr), np.array(ssim)
+
+
+def evaluate(model: GammaVAE, data: PairData, batch_size: int) -> dict:
+    psnr, ssim = image_metrics(data.images, reconstruct(model, data.images, batch_size)[0])
+    return {"images": len(data), "psnr": float(psnr.mean()), "ssim": float(ssim.mean())}
+
+
+def write_figure(path: str, model: GammaVAE, data: PairData, batch_size: int) -> None:
+    """original | reconstruction | latent mean (nearest-upsampled) of a few test images."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    picks = np.unique(np.linspace(0, len(data) - 1, min(FIGURE_IMAGES, len(data))).round().astype(int))
+    images = data.images[torch.from_numpy(picks)]
+    recons, latents = reconstruct(model, images, batch_size)
+    psnr, ssim = image_metrics(images, recons)
+    factor = images.shape[-1] // latents.shape[-1]
+    fig = Figure(figsize=(7.5, 2.6 * len(picks)))
+    axes = fig.subplots(len(picks), 3, squeeze=False)
+    for row, i in enumerate(picks):
+        latent = np.kron(latents[row], np.ones((factor, factor)))
+        panels = [(images[row].numpy() / 255.0, data.names[i]),
+                  (recons[row], f"reconstruction\nPSNR {psnr[row]:.2f} dB, SSIM {ssim[row]:.3f}"),
+                  (latent, f"latent mean E[z] {latents.shape[-1]}x{latents.shape[-1]}\n"
+                           f"range {latents[row].min():.2f}..{latents[row].max():.2f}")]
+        for ax, (picture, title) in zip(axes[row], panels):
+            ax.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(title, fontsize=7)
+            ax.axis("off")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    storage.write_bytes(path, buffer.getvalue())  # atomic (a temporary name renamed)
+
+
+class EpochLog:
+    """progress.csv, one row per epoch; rows after the resumed epoch are dropped."""
+
+    def __init__(self, out_dir: str, start_epoch: int):
+        self.path = storage.join(out_dir, "progress.csv")
+        self.rows = []
+        if storage.exists(self.path):
+            text = storage.read_bytes(self.path).decode()
+            self.rows = [r for r in csv.DictReader(io.StringIO(text)) if int(r["epoch"]) <= start_epoch]
+
+    def write(self, row: dict) -> None:
+        self.rows.append(row)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        storage.write_bytes(self.path, buffer.getvalue().encode())
+
+
+def finish(config: AutoencoderTrainConfig, trainer: AutoencoderTrainer, splits: dict,
+           epoch: int) -> None:
+    """evaluation.json (validation and test PSNR/SSIM) and reconstructions.png of test images."""
+    model, out = trainer.model, config.out_dir
+    result = {"epoch": epoch, "checkpoint": storage.join(out, STABLE_NAME),
+              "weights_digest": weights_digest(model),
+              "validation": evaluate(model, splits["validation"], config.batch_size),
+              "testing": evaluate(model, splits["testing"], config.batch_size)}
+    write_figure(storage.join(out, "reconstructions.png"), model, splits["testing"], config.batch_size)
+    storage.write_bytes(storage.join(out, "evaluation.json"), (json.dumps(result, indent=2) + "\n").encode())
+    print(f"validation PSNR {result['validation']['psnr']:.2f} dB, SSIM "
+          f"{result['validation']['ssim']:.4f}; test PSNR {result['testing']['psnr']:.2f} dB, "
+          f"SSIM {result['testing']['ssim']:.4f}; autoencoder in {result['checkpoint']}")
+
+
+def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
+    # every check (options, checkpoint, perceptual network, data) before anything is created
+    check_options(config)
+    path = latest_checkpoint(config.out_dir)
+    state = read_checkpoint(path) if path else None
+    if state is not None:
+        check_compatible(state, path, config)
+    finished = state is not None and int(state["epoch"]) >= config.epochs
+    if finished and storage.exists(storage.join(config.out_dir, "evaluation.json")):
+        if ctx.is_main:
+            print(f"{path}: already at epoch {state['epoch']} >= {config.epochs}; nothing to do")
+        return
+    perceptual = PerceptualFeatures(config.perceptual_network) if config.perceptual_network else None
+    splits = {split: PairData.load(config.data_dir, config.views, split, SECTOR_CLASSES,
+                                   config.image_size, config.num_workers, progress=ctx.is_main)
+              for split in SPLITS}
+    if ctx.is_main:
+        storage.ensure_writable_folder(config.out_dir)
+        if not storage.is_url(config.out_dir):  # files half-written when a run was killed
+            remove_temporaries(config.out_dir)
+    trainer = AutoencoderTrainer(config, ctx, splits["training"], state, perceptual)
+    del state
+    start, total, spe = trainer.start_epoch, config.epochs, trainer.steps_per_epoch
+    if ctx.is_main:
+        facts = {"world_size": ctx.world_size, "global_batch": config.batch_size * ctx.world_size,
+                 "steps_per_epoch": spe, "latent_size": config.latent_size,
+                 **{f"{split}_images": len(data) for split, data in splits.items()},
+                 "resumed_from": path, "torch": torch.__version__, "device": str(ctx.device)}
+        storage.write_bytes(storage.join(config.out_dir, "config.json"),
+                            (json.dumps({**config_to_dict(config), **facts}, indent=2) + "\n").encode())
+        print(f"training the Gamma-VAE (latent 1 x {config.latent_size} x {config.latent_size}, "
+              f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters) on "
+              f"{len(splits['training'])} images ({', '.join(config.views)}), {ctx.world_size} "
+              f"process(es) x batch {config.batch_size} on {ctx.device}, epochs {start} -> {total} "
+              f"({spe} steps each)" + (f", resumed from {path}" if path else ""))
+    log = EpochLog(config.out_dir, start) if ctx.is_main else None
+    with tqdm(total=total * spe, initial=start * spe, desc="training", unit="step",
+              disable=not ctx.is_main) as bar:
+        for epoch in range(start + 1, total + 1):
+            clock = time.perf_counter()
+            for step in range((epoch - 1) * spe, epoch * spe):
+                trainer.step(step)
+                bar.update(1)
+            terms = trainer.epoch_terms()
+            seconds = time.perf_counter() - clock
+            if terms["skipped_steps"] == spe:
+                raise UserError(f"training diverged: every step of epoch {epoch} had a non-finite "
+                                f"loss or gradient; the checkpoints in {config.out_dir} are kept; "
+                                "try a lower --lr or --precision fp32")
+            if ctx.is_main:
+                metrics = {"psnr": float("nan"), "ssim": float("nan")}
+                if epoch % config.eval_interval == 0 or epoch == total:
+                    metrics = evaluate(trainer.model, splits["validation"], config.batch_size)
+                log.write({"epoch": epoch, "step": epoch * spe, **terms, "val_psnr": metrics["psnr"],
+                           "val_ssim": metrics["ssim"], "train_seconds": round(seconds, 3)})
+                bar.write(f"epoch {epoch}/{total}: loss {terms['loss']:.4f} (recon "
+                          f"{terms['recon']:.5f}, kl {terms['kl']:.3f}, latent {terms['latent']:.5f}"
+                          + (f", perceptual {terms['perceptual']:.4f}" if perceptual else "")
+                          + ")" + (f", val PSNR {metrics['psnr']:.2f} dB SSIM {metrics['ssim']:.4f}"
+                                   if math.isfinite(metrics["psnr"]) else "") + f", {seconds:.1f} s")
+            if epoch % config.save_interval == 0 or epoch == total:
+                if ctx.is_main:
+                    state = trainer.checkpoint_state(epoch)
+                    save_checkpoint(storage.join(config.out_dir, checkpoint_name(epoch)), state)
+                    save_checkpoint(storage.join(config.out_dir, STABLE_NAME), state)
+                    prune_checkpoints(config.out_dir, config.keep_checkpoints)
+                barrier()
+    if ctx.is_main:
+        if start >= total:  # a finished run killed before its evaluation: its stable copy again
+            save_checkpoint(storage.join(config.out_dir, STABLE_NAME), trainer.checkpoint_state(start))
+        finish(config, trainer, splits, max(start, total))
+    barrier()
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: run_distributed(train, parse_config(AutoencoderTrainConfig, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()
