@@ -105,10 +105,10 @@ def run(c: CostConfig) -> None:
           f"{'GFLOP/img':>11}{'vs SDM':>9}{'vs edm':>8}{'s/img':>9}")
     for r in rows:
         r["cheaper_than_published_sdm"] = round(sdm / r["gflop_per_image"], 1)
-        r["cheaper_than_pixel_edm"] = round(pixel / r["gflop_per_image"], 1) if pixel else None
+        r["cheaper_than_pixel_edm"] = round(pixel / r["gflop_per_image"], 2) if pixel else None
         print(f"{r['model']:<10}{r['diffused_side']:>6}{r['parameters_m']:>10}{r['gflop_per_nfe']:>11}"
               f"{r['nfe']:>6}{r['decoder_gflop']:>11}{r['gflop_per_image']:>11}"
-              f"{r['cheaper_than_published_sdm']:>8}x{(r['cheaper_than_pixel_edm'] or 0):>7}x"
+              f"{r['cheaper_than_published_sdm']:>8}x{(r['cheaper_than_pixel_edm'] or 0):>7.2f}x"
               f"{r.get('seconds_per_image', float('nan')):>9}")
     print(f"(vs SDM: the published 1000-step SDM at {PUBLISHED_SDM_GFLOP_PER_NFE:.0f} GFLOP per NFE; "
           f"seconds on {torch.get_num_threads()} CPU thread(s))")
