@@ -14,7 +14,6 @@ command continues from the newest checkpoint in --out-dir, exactly as if it had 
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -42,6 +41,7 @@ from .config import sub_config
 from .training.checkpoint import rng_states, set_rng_states
 from .training.data import PairData, batch_indices, step_seed
 from .training.distributed import DistContext, all_reduce_sum, barrier, run_distributed
+from .training.logger import read_rows, write_rows
 
 SPLITS = ("training", "validation", "testing")
 TERMS = ("loss", "recon", "kl", "latent", "perceptual")
@@ -225,18 +225,11 @@ class EpochLog:
 
     def __init__(self, out_dir: str, start_epoch: int):
         self.path = storage.join(out_dir, "progress.csv")
-        self.rows = []
-        if storage.exists(self.path):
-            text = storage.read_bytes(self.path).decode()
-            self.rows = [r for r in csv.DictReader(io.StringIO(text)) if int(r["epoch"]) <= start_epoch]
+        self.rows = read_rows(self.path, "epoch", start_epoch)
 
     def write(self, row: dict) -> None:
         self.rows.append(row)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(self.rows)
-        storage.write_bytes(self.path, buffer.getvalue().encode())
+        write_rows(self.path, COLUMNS, self.rows)
 
 
 def finish(config: AutoencoderTrainConfig, trainer: AutoencoderTrainer, splits: dict,

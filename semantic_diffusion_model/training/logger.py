@@ -24,6 +24,23 @@ COLUMNS = ["step", "loss", "mse", "vb", "loss_q0", "loss_q1", "loss_q2", "loss_q
 _SLOTS = 16
 
 
+def read_rows(path: str, key: str, last: int) -> list[dict]:
+    """The rows of a progress CSV up to ``key`` = last (those after it belong to lost work)."""
+    if not storage.exists(path):
+        return []
+    text = storage.read_bytes(path).decode()
+    return [r for r in csv.DictReader(io.StringIO(text)) if int(r[key]) <= last]
+
+
+def write_rows(path: str, columns: list[str], rows: list[dict]) -> None:
+    """The whole progress CSV, atomically (local or URL)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    storage.write_bytes(path, buffer.getvalue().encode())
+
+
 class ProgressLog:
     def __init__(self, out_dir: str, is_main: bool, start_step: int, device: torch.device,
                  tensorboard: bool = True):
@@ -35,9 +52,7 @@ class ProgressLog:
         self.clock = time.perf_counter()
         if not is_main:
             return
-        if storage.exists(self.path):
-            text = storage.read_bytes(self.path).decode()
-            self.rows = [r for r in csv.DictReader(io.StringIO(text)) if int(r["step"]) <= start_step]
+        self.rows = read_rows(self.path, "step", start_step)
         if tensorboard and not storage.is_url(out_dir):
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -84,11 +99,7 @@ class ProgressLog:
                "images_per_s": acc[15] / elapsed if elapsed > 0 else float("nan"),
                "skipped_steps": int(acc[14])}
         self.rows.append(row)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(self.rows)
-        storage.write_bytes(self.path, buffer.getvalue().encode())
+        write_rows(self.path, COLUMNS, self.rows)
         if self.writer is not None:
             for name in COLUMNS[1:]:
                 self.writer.add_scalar(f"train/{name}", float(row[name]), step)
