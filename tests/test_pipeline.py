@@ -174,3 +174,16 @@ def test_latent_option_adds_the_autoencoder_stage(tmp_path, capsys):
     assert "semantic_diffusion_model.train_autoencoder" in stages["autoencoder"]
     assert "--channels 64 128 192" in stages["autoencoder"] and "--epochs 10" in stages["autoencoder"]
     assert f"--autoencoder {work / 'autoencoder' / 'autoencoder.pt'}" in stages["sdm_train_2CH"]
+
+
+def test_latent_pipeline_runs_every_stage(tmp_path):
+    """--latent L64 with an EDM model: the autoencoder stage, latent training, decoded samples."""
+    work = tmp_path / "latent"
+    result = run_pipeline([*TINY, "--work-dir", str(work), "--formulation", "edm", "--latent",
+                           "L64", "--vae-epochs", "1"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (work / "autoencoder" / "autoencoder.pt").is_file()
+    sample_config = json.loads((work / "3_samples" / "2CH_ED" / "sample_config.json").read_text())
+    assert sample_config["generation"]["image_size"] == 32 and "autoencoder" in sample_config["generation"]
+    report = (work / "report.md").read_text()
+    assert "formulation edm, sampler heun, 2 steps (3 NFE per image)" in report
