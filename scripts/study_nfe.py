@@ -36,6 +36,7 @@ from echo_from_noise.contract import VIEWS
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, read_json
 from echo_segmentation.config import PRESETS as SEG_PRESETS
+from semantic_diffusion_model.diffusion.preconditioning import FORMULATIONS
 from semantic_diffusion_model.samplers.registry import SAMPLER_NAMES, SAMPLERS
 from semantic_diffusion_model.training.checkpoint import configs_of, load_checkpoint
 from scripts.pipeline_report import COLUMNS, dice_rows
@@ -52,7 +53,7 @@ class StudyConfig:
     extract_dir: str = field(default="", metadata={"help": "step-1 folder (extract_camus): the real test split (and training frames of --real-baseline)", "required": True})
     out_dir: str = field(default="", metadata={"help": "folder of every output (see above)", "required": True})
     nfe: tuple[int, ...] = field(default=(5, 10, 20, 35, 50, 100), metadata={"help": "NFE budgets per image"})
-    samplers: tuple[str, ...] = field(default=("ddpm", "heun"), metadata={"help": "samplers to try; each checkpoint uses those that fit its formulation", "choices": SAMPLER_NAMES})
+    samplers: tuple[str, ...] = field(default=("ddpm", "heun"), metadata={"help": f"samplers to try ({', '.join(SAMPLER_NAMES)}): each checkpoint uses those that fit its formulation; FORMULATION:SAMPLER (e.g. edm:heun) restricts a sampler to checkpoints of that formulation"})
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views sampled, trained on (together) and tested", "choices": VIEWS})
     real_baseline: bool = field(default=True, metadata={"help": "add a row trained on the real training frames"})
     seg_preset: str = field(default="default", metadata={"help": "segmentation harness (echo_segmentation.train --preset)", "choices": tuple(SEG_PRESETS)})
@@ -61,6 +62,7 @@ class StudyConfig:
     sample_batch_size: int = field(default=32, metadata={"help": "maps sampled together"})
     seed: int = field(default=0, metadata={"help": "seed of sampling, training and testing"})
     dry_run: bool = field(default=False, metadata={"help": "print each stage's command and stop"})
+    report_only: bool = field(default=False, metadata={"help": "run nothing: write the table and figure of the runs finished so far (e.g. while the study still runs)"})
 
 
 def steps_for(sampler: str, budget: int) -> int:
@@ -89,7 +91,8 @@ def runs_of(c: StudyConfig) -> list[dict]:
     budget, cheapest first, so that an interrupted study has every pair at its low budgets."""
     pairs = []
     for path, label, formulation in checkpoint_facts(c.checkpoints):
-        fitting = [s for s in c.samplers if formulation in SAMPLERS[s].FORMULATIONS]
+        fitting = [s.split(":")[-1] for s in c.samplers
+                   if s.split(":")[0] in (formulation, s) and formulation in SAMPLERS[s.split(":")[-1]].FORMULATIONS]
         if not fitting:
             raise UserError(f"{path}: none of --samplers {' '.join(c.samplers)} fits its "
                             f"formulation {formulation}")
@@ -216,9 +219,19 @@ def write_figure(rows: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+def check_samplers(samplers: tuple[str, ...]) -> None:
+    for entry in samplers:
+        formulation, _, sampler = entry.rpartition(":")
+        if sampler not in SAMPLERS or formulation not in ("", *FORMULATIONS):
+            raise UserError(f"--samplers {entry}: expected SAMPLER or FORMULATION:SAMPLER with "
+                            f"samplers {', '.join(SAMPLER_NAMES)} and formulations "
+                            f"{', '.join(FORMULATIONS)}")
+
+
 def study(c: StudyConfig) -> None:
     if not c.nfe or min(c.nfe) < 1:
         raise UserError("--nfe needs budgets >= 1")
+    check_samplers(c.samplers)
     if c.seg_epochs < 1:
         raise UserError(f"--seg-epochs must be >= 1, got {c.seg_epochs}")
     for folder in (c.labels_dir, c.extract_dir):
@@ -226,15 +239,23 @@ def study(c: StudyConfig) -> None:
             raise UserError(f"{folder}: no such folder")
     runs = runs_of(c)
     out = Path(c.out_dir).resolve()
-    if not c.dry_run:
-        check_writable(out)
-        save_config(c, out / "study_config.json")
-    stages = StageRunner(out, c.dry_run)
-    for run in runs:
-        run_stages(stages, c, run, out)
-    if c.dry_run:
-        print("dry run: nothing was run or written")
-        return
+    if c.report_only:
+        missing = [r["name"] for r in runs if not (out / "results" / r["name"] / "metrics.csv").is_file()]
+        if missing:
+            print(f"not finished yet, left out: {' '.join(missing)}")
+        runs = [r for r in runs if r["name"] not in missing]
+        if not runs:
+            raise UserError(f"{out}: no finished runs yet")
+    else:
+        if not c.dry_run:
+            check_writable(out)
+            save_config(c, out / "study_config.json")
+        stages = StageRunner(out, c.dry_run)
+        for run in runs:
+            run_stages(stages, c, run, out)
+        if c.dry_run:
+            print("dry run: nothing was run or written")
+            return
     rows = [result_row(run, out, c.views) for run in runs]
     write_csv(rows, out / "nfe_study.csv")
     write_markdown(rows, c, out / "nfe_study.md")

@@ -57,6 +57,22 @@ def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels,
     assert again.returncode == 0 and again.stdout.count("done before, skipped") == 11
     with open(out / "nfe_study.csv", newline="") as f:
         assert list(csv.DictReader(f)) == rows
+    # --report-only runs nothing and tabulates what is finished
+    (out / "nfe_study.csv").unlink()
+    report = subprocess.run([*command, "--report-only"], cwd=REPO, env=subprocess_env(),
+                            capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0 and "[" not in report.stdout
+    with open(out / "nfe_study.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == rows
+
+
+def test_samplers_can_be_restricted_to_a_formulation(tiny_model):
+    from scripts.study_nfe import StudyConfig, runs_of
+
+    config = StudyConfig(checkpoints=(str(tiny_model),), labels_dir="l", extract_dir="e",
+                         out_dir="o", samplers=("edm:heun", "ddpm:ddpm", "euler"), nfe=(5,),
+                         real_baseline=False)
+    assert [r["name"] for r in runs_of(config)] == ["tiny_ddpm_nfe5", "tiny_euler_nfe5"]
 
 
 def test_a_file_that_is_no_checkpoint_is_a_one_line_error(small_labels, small_extract, tmp_path):
