@@ -153,7 +153,7 @@ def result_row(run: dict, out: Path, views: tuple[str, ...]) -> dict:
     """The CSV row of a finished run."""
     stats = describe(dice_rows(out / "results" / run["name"] / "metrics.csv"), 1000, 0, COLUMNS)
     seconds = seconds_per_image(out / "samples" / run["name"], views) if run["checkpoint"] else None
-    row = {k: run[k] for k in ("name", "checkpoint", "formulation", "sampler", "steps", "nfe")}
+    row = {k: run[k] for k in ("name", "label", "checkpoint", "formulation", "sampler", "steps", "nfe")}
     row["seconds_per_image"] = round(seconds, 4) if seconds else ""
     for column, header in zip(COLUMNS, HEADER):
         key = header.replace(" ", "_").lower()
@@ -197,20 +197,23 @@ def write_figure(rows: list[dict], path: Path) -> None:
     from echo_segmentation.figures import save_figure
 
     fig, axes = plt.subplots(1, len(HEADER), figsize=(4 * len(HEADER), 3.4), sharex=True)
-    lines = sorted({(r["name"].rsplit("_nfe", 1)[0]) for r in rows if r["nfe"]})
+    lines = list(dict.fromkeys((r["label"], r["sampler"]) for r in rows if r["nfe"]))
+    budgets = sorted({r["nfe"] for r in rows if r["nfe"]})
     for ax, header in zip(axes, HEADER):
         key = f"dice_{header.replace(' ', '_').lower()}"
-        for line in lines:
+        for label, sampler in lines:
             points = sorted((r["nfe"], r[key], r[key + "_ci_low"], r[key + "_ci_high"])
-                            for r in rows if r["nfe"] and r["name"].startswith(line + "_nfe"))
+                            for r in rows if (r["label"], r["sampler"]) == (label, sampler))
             nfe, mean, low, high = map(list, zip(*points))
             ax.errorbar(nfe, mean, yerr=[[m - lo for m, lo in zip(mean, low)],
                                          [hi - m for m, hi in zip(mean, high)]],
-                        marker="o", capsize=3, label=line.replace("_", " + ", 1))
+                        marker="o", capsize=3, label=f"{label} + {sampler}")
         for r in rows:
             if not r["nfe"]:
                 ax.axhline(r[key], color="grey", linestyle="--", label="real training frames")
         ax.set_xscale("log")
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.minorticks_off()
         ax.set_xlabel("NFE per image")
         ax.set_title(f"Dice {header} (%)")
         ax.grid(alpha=0.3)
