@@ -38,7 +38,8 @@ from .autoencoder.network import GammaVAE
 from .config import sub_config
 from .training.checkpoint import rng_states, set_rng_states
 from .training.data import PairData, batch_indices, step_seed
-from .training.distributed import DistContext, all_reduce_sum, barrier, run_distributed
+from .training.distributed import (DistContext, all_reduce_sum, barrier, finite_on_every_rank,
+                                   run_distributed)
 from .training.logger import read_rows, write_rows
 
 SPLITS = ("training", "validation", "testing")
@@ -126,10 +127,7 @@ class AutoencoderTrainer:
             terms = self.loss(x, sector, self.net(x, generator=latent_draw))
         self.scaler.scale(terms["loss"]).backward()
         self.scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters()
-                                                   if p.grad is not None])
-        bad = (~torch.isfinite(grad_norm) | ~torch.isfinite(terms["loss"])).double()
-        finite = all_reduce_sum(bad[None]).item() == 0  # the same decision on every rank
+        finite, _ = finite_on_every_rank(terms["loss"], self.model)
         if finite:
             self.scaler.step(self.optimizer)
             self.sums[:len(TERMS)] += torch.stack([terms[k].detach().double() for k in TERMS])

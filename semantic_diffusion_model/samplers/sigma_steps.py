@@ -17,15 +17,16 @@ import math
 
 import numpy as np
 
+from ..diffusion.preconditioning import vp_sigma
+
 DISCRETIZATIONS = ("edm", "vp", "ve", "iddpm")
 EPSILON_S, IDDPM_M, IDDPM_C1, IDDPM_C2 = 1e-3, 1000, 0.001, 0.008
 
 
-def vp_sigma(t, beta_d: float = 19.9, beta_min: float = 0.1):
-    return np.sqrt(np.expm1(0.5 * beta_d * np.square(t) + beta_min * np.asarray(t)))
-
-
-DEFAULT_RANGE = {"edm": (0.002, 80.0), "vp": (float(vp_sigma(EPSILON_S)), float(vp_sigma(1.0))),
+VP_BETA_D, VP_BETA_MIN = 19.9, 0.1  # the VP process of EDM's defaults
+DEFAULT_RANGE = {"edm": (0.002, 80.0),
+                 "vp": (float(vp_sigma(EPSILON_S, VP_BETA_D, VP_BETA_MIN)),
+                        float(vp_sigma(1.0, VP_BETA_D, VP_BETA_MIN))),
                  "ve": (0.02, 100.0), "iddpm": (0.002, 81.0)}
 
 
@@ -61,7 +62,7 @@ def sigma_steps(discretization: str, steps: int, sigma_min: float, sigma_max: fl
         log_min, log_max = math.log1p(sigma_min ** 2), math.log1p(sigma_max ** 2)
         beta_d = 2 * (log_min / EPSILON_S - log_max) / (EPSILON_S - 1)
         beta_min = log_max - 0.5 * beta_d
-        sigmas = vp_sigma(1 + i * (EPSILON_S - 1), beta_d, beta_min)
+        sigmas = vp_sigma(1 + i * (EPSILON_S - 1), beta_d, beta_min).numpy()
     elif discretization == "ve":
         sigmas = sigma_max * (sigma_min / sigma_max) ** i
     else:

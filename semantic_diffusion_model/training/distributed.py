@@ -158,3 +158,11 @@ def run_distributed(body: Callable[[Any, DistContext], None], config: Any) -> No
     with stop_all_on_error(context):
         body(config, context)
     shutdown()
+
+
+def finite_on_every_rank(loss: torch.Tensor, model: torch.nn.Module) -> tuple[bool, torch.Tensor]:
+    """(whether the loss and the gradient norm are finite on every rank, this rank's gradient
+    norm): a step is skipped by all ranks or by none."""
+    grad_norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    bad = (~torch.isfinite(grad_norm) | ~torch.isfinite(loss).all()).float()
+    return all_reduce_sum(bad[None]).item() == 0, grad_norm

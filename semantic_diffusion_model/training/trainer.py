@@ -22,7 +22,7 @@ from ..network.unet import SPADEUNet
 from .checkpoint import rng_states, set_rng_states
 from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
 from .latents import LatentData
-from .distributed import DistContext, all_reduce_sum
+from .distributed import DistContext, finite_on_every_rank
 from .ema import EMA
 from .logger import ProgressLog
 
@@ -124,10 +124,7 @@ class Trainer:
             terms_all.append(terms)
         terms = {k: torch.cat([p[k] for p in terms_all]) for k in terms_all[0]}
         self.scaler.unscale_(self.optimizer)
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        grad_norm = torch.nn.utils.get_total_norm(grads)
-        bad = (~torch.isfinite(grad_norm) | ~torch.isfinite(terms["loss"]).all()).float()
-        finite = all_reduce_sum(bad[None]).item() == 0  # the same decision on every rank
+        finite, grad_norm = finite_on_every_rank(terms["loss"], self.model)
         if finite:
             self.scaler.step(self.optimizer)
         self.scaler.update()
