@@ -12,6 +12,7 @@ instead of spelling folder names itself.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,18 @@ def stem_parts(stem: str) -> dict[str, str]:
         return {"patient": parts[0], "view": "", "chamber": "", "phase": "", "split": ""}
     return {"patient": parts[0], "view": f"{parts[1]}_{parts[2]}", "chamber": parts[1],
             "phase": parts[2], "split": parts[3] if len(parts) > 3 else ""}
+
+
+def sample_name(map_name: str, k: int) -> str:
+    """The name of the k-th synthetic image of a map (step 3): the map's name for k = 0, else
+    ``<map name>_s<k>`` (sampling with several seeds per map)."""
+    return f"{map_name}_s{k}" if k else map_name
+
+
+def map_of_sample(name: str) -> str:
+    """The map a synthetic image was generated from (the inverse of ``sample_name``)."""
+    match = re.fullmatch(r"(.+)_s\d+", name)
+    return match.group(1) if match else name
 
 
 def png_name(stem: str) -> str:

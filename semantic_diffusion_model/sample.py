@@ -30,7 +30,7 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ import torch
 from tqdm import tqdm
 
 from echo_from_noise.cli import parse_config, run_program, save_config
-from echo_from_noise.contract import SPLITS, VIEWS
+from echo_from_noise.contract import SPLITS, VIEWS, sample_name
 from echo_from_noise.device import PRECISIONS, autocast_dtype
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
@@ -77,6 +77,7 @@ class Config(SamplerConfig):
     seed: int = field(default=0, metadata={"help": "global seed; each map's noise is seeded by (seed, map name)"})
     precision: str = field(default="auto", metadata={"help": "network precision: auto = bf16 on GPUs that support it, else fp32", "choices": PRECISIONS})
     num_samples: int = field(default=0, metadata={"help": "sample only the first N maps of the sorted set (0 = all)"})
+    samples_per_map: int = field(default=1, metadata={"help": "images per map, each from its own noise: the first is named after the map, the k-th extra one <name>_s<k> (for diversity: evaluate_synthetic compares the images of one map)"})
     use_ema: bool = field(default=True, metadata={"help": "use the EMA weights of the checkpoint (else the raw weights)"})
     contact_sheet_rows: int = field(default=8, metadata={"help": "maps shown in each view's contact_sheet.png (0 = none)"})
     autoencoder: str = field(default="", metadata={"help": "latent models: the Gamma-VAE to decode with (default: the path the checkpoint recorded; it must be the same network, checked by a digest of its weights)"})
@@ -89,6 +90,8 @@ def check_options(config: Config) -> None:
         raise UserError(f"--batch-size must be >= 1, got {config.batch_size}")
     if config.steps < 0 or config.num_samples < 0 or config.contact_sheet_rows < 0:
         raise UserError("--steps, --num-samples and --contact-sheet-rows must be >= 0")
+    if config.samples_per_map < 1:
+        raise UserError(f"--samples-per-map must be >= 1, got {config.samples_per_map}")
     if config.guidance_scale < 0:
         raise UserError(f"--guidance-scale must be >= 0, got {config.guidance_scale}")
     if config.claim_timeout_minutes <= 0:
@@ -200,7 +203,15 @@ def checked_maps(job: Job) -> list[MapItem]:
         check_map(item.path, job.model_config.num_classes)
     if job.ctx.is_main:
         warn_other_chambers(maps, job.trained_views)
-    return maps
+    return with_seeds(maps, config.samples_per_map)
+
+
+def with_seeds(maps: list[MapItem], samples_per_map: int) -> list[MapItem]:
+    """Each map once per image to make: the k-th extra image of a map is named <name>_s<k>, and
+    its noise, seeded by that name, differs from the other images' (the first keeps the map's
+    name, so a set sampled with more images per map keeps the images it had)."""
+    named = [replace(m, name=sample_name(m.name, k)) for m in maps for k in range(samples_per_map)]
+    return sorted(named, key=lambda m: (m.view, m.name))
 
 
 def check_same_generation(folder: Path, generation: dict) -> None:
@@ -386,6 +397,7 @@ def write_summary(job: Job, view: str, names: list[str], tally: Tally) -> tuple[
                    "sampler": sampler.name, "steps": sampler.steps, "nfe_per_image": sampler.nfe,
                    "seconds_per_image": round(tally.seconds / tally.generated, 4) if tally.generated else None,
                    "network_images_per_image": sampler.nfe * (1 if scale == 1.0 else 2),
+                   "samples_per_map": config.samples_per_map,
                    "guidance_scale": scale, "guidance_requested": config.guidance_scale,
                    "checkpoint": job.generation["checkpoint"], "seed": config.seed,
                    "precision": job.generation["precision"], "run": run_facts(job, tally)}

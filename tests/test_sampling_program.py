@@ -135,6 +135,23 @@ def test_other_seed_other_images(reference, tiny_checkpoint, maps_2ch, tmp_path)
                               read_png(reference / "2CH_ED" / "samples" / name))
 
 
+def test_several_seeds_per_map_add_images_and_keep_the_first(reference, tiny_checkpoint, maps_2ch, tmp_path):
+    summary = sample(tiny_checkpoint, maps_2ch, tmp_path, *FAST, "--num-samples", "2",
+                     "--samples-per-map", "3")
+    assert summary["count"] == summary["generated"] == 6 and summary["samples_per_map"] == 3
+    first = sorted(p.stem for p in list_pngs(maps_2ch / "training"))[:2]
+    made = sorted(n.removesuffix(".png") for n in names(tmp_path / "2CH_ED" / "samples"))
+    assert made == sorted(f"{m}{s}" for m in first for s in ("", "_s1", "_s2"))
+    samples = tmp_path / "2CH_ED" / "samples"
+    # the first image of a map is the one sampled with one image per map; the others differ
+    assert np.array_equal(read_png(samples / f"{first[0]}.png"),
+                          read_png(reference / "2CH_ED" / "samples" / f"{first[0]}.png"))
+    images = [read_png(samples / f"{first[0]}{s}.png") for s in ("", "_s1", "_s2")]
+    assert len({im.tobytes() for im in images}) == 3
+    assert np.array_equal(read_png(tmp_path / "2CH_ED" / "labels" / f"{first[0]}_s2.png"),
+                          read_png(tmp_path / "2CH_ED" / "labels" / f"{first[0]}.png"))
+
+
 def test_killed_run_resumes_to_the_same_set(tiny_checkpoint, maps_2ch, tmp_path):
     slow = ["--sampler", "ddpm", "--steps", "40", "--batch-size", "1", "--num-samples", "6"]
     command = [sys.executable, "-m", "semantic_diffusion_model.sample", "--checkpoint",
