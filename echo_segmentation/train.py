@@ -55,8 +55,13 @@ def make_loss(config: TrainConfig):
 
 # --- before training: the run to continue, the data, the network and its state ----------------
 
-def resumed_state(config: TrainConfig, last: Path) -> dict | None:
-    """The checkpoint to continue from (checked against this command), or None for a new run."""
+def resumed_state(config: TrainConfig, last: Path, read=read_checkpoint,
+                  resumable: tuple[str, ...] = RESUMABLE_CHANGES) -> dict | None:
+    """The checkpoint to continue from (checked against this command), or None for a new run.
+
+    ``read`` loads a checkpoint of this program, ``resumable`` names the options that may differ;
+    another program (the view classifier) passes its own, with its own configuration class.
+    """
     if not config.resume:
         if last.exists():
             raise UserError(f"{last}: the output folder already holds a run; add --resume to "
@@ -65,10 +70,10 @@ def resumed_state(config: TrainConfig, last: Path) -> dict | None:
     if not last.exists():
         print(f"--resume: no {last} yet, starting a new run")
         return None
-    checkpoint = read_checkpoint(last)
-    saved = config_to_dict(config_from_dict(TrainConfig, checkpoint["config"]))
+    checkpoint = read(last)
+    saved = config_to_dict(config_from_dict(type(config), checkpoint["config"]))
     for name, value in config_to_dict(config).items():
-        if name not in RESUMABLE_CHANGES and saved[name] != value:
+        if name not in resumable and saved[name] != value:
             raise UserError(f"{last}: saved run has {name}={saved[name]!r}, this command "
                             f"{value!r}; resume with the same settings or use another --out-dir")
     return checkpoint
@@ -180,9 +185,9 @@ def record_epoch(state: dict, epoch: int, lr: float, loss: float, dice: np.ndarr
     return row
 
 
-def write_log(out: Path, history: list[dict]) -> None:
+def write_log(out: Path, history: list[dict], fields: list[str] = LOG_FIELDS) -> None:
     with atomic_path(out / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
 

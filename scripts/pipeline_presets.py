@@ -16,8 +16,9 @@ PRESETS: dict[str, dict] = {
         sdm_model_channels=32, sdm_channel_mult=(1, 2, 2), sdm_num_res_blocks=1,
         sdm_attention_resolutions=(16,), sdm_num_head_channels=32, sdm_spade_hidden=32, sdm_batch_size=8,
         sdm_steps=200, sdm_lr=1e-3, sdm_ema_rate=0.95, vae_epochs=10,
-        sampler="ddpm", sample_steps=20, sample_batch_size=32,
+        sampler="ddpm", sample_steps=20, sample_batch_size=32, samples_per_map=2,
         seg_preset="default", seg_image_size=64, seg_epochs=40, seg_max_minutes=None,
+        view_classification=True, view_image_size=64, view_epochs=10,
     ),
     # One GPU, an afternoon: 128 px, a quarter-size SDM, a 20-step solver for sampling.
     "fast": dict(
@@ -26,8 +27,9 @@ PRESETS: dict[str, dict] = {
         sdm_attention_resolutions=None, sdm_num_head_channels=None, sdm_spade_hidden=None,
         sdm_batch_size=32,
         sdm_steps=20000, sdm_lr=None, sdm_ema_rate=None, vae_epochs=50,
-        sampler="dpm-solver++", sample_steps=20, sample_batch_size=64,
+        sampler="dpm-solver++", sample_steps=20, sample_batch_size=64, samples_per_map=None,
         seg_preset="default", seg_image_size=None, seg_epochs=None, seg_max_minutes=None,
+        view_classification=True, view_image_size=None, view_epochs=None,
     ),
     # The published settings: 256 px, full SDM on 8 GPUs (mpiexec), 1000-step DDPM, paper harness.
     "paper": dict(
@@ -36,7 +38,8 @@ PRESETS: dict[str, dict] = {
         sdm_attention_resolutions=None, sdm_num_head_channels=None, sdm_spade_hidden=None,
         sdm_batch_size=12,
         sdm_steps=50000, sdm_lr=None, sdm_ema_rate=None, vae_epochs=None,
-        sampler="ddpm", sample_steps=0, sample_batch_size=16,
+        sampler="ddpm", sample_steps=0, sample_batch_size=16, samples_per_map=None,
         seg_preset="paper", seg_image_size=None, seg_epochs=None, seg_max_minutes=None,
+        view_classification=True, view_image_size=None, view_epochs=None,
     ),
 }

@@ -18,6 +18,7 @@ from echo_segmentation.metrics import STRUCTURES, metric_column
 from echo_segmentation.published import PAPER_TABLE1
 from echo_segmentation.report import cell
 from echo_segmentation.statistics import describe
+from echo_segmentation.synthetic_quality.report import quality_lines
 
 DICE_COLUMNS = tuple(metric_column("dice", s) for s in STRUCTURES)
 COLUMNS = (*DICE_COLUMNS, "dice_mean")  # Dice (%) of the three structures and their mean
@@ -80,10 +81,22 @@ def generator_text(samples_dir: Path, views: list[str]) -> str:
                      f"image)" for (f, s, steps, nfe), v in made.items())
 
 
+def quality_section(evaluation_dir: Path | None, work: Path) -> list[str]:
+    """The quality section from an evaluation folder of echo_segmentation.evaluate_synthetic."""
+    path = evaluation_dir / "evaluation.json" if evaluation_dir else None
+    if path is None or not path.is_file():
+        return []
+    figures = (evaluation_dir / "figures").relative_to(work).as_posix()
+    lines = quality_lines(json.loads(path.read_text()), figures)
+    report = (evaluation_dir / "report.md").relative_to(work).as_posix()
+    return lines + [f"Every number, with figures: [{report}]({report}).", ""]
+
+
 def write_report(results: dict[str, Path], out: Path, figure: Path | None, settings: str,
-                 generator: str = "") -> str:
+                 generator: str = "", evaluation_dir: Path | None = None) -> str:
     """``results`` maps a row name (view, all_views, real_all_views) to a test result folder;
-    ``generator`` says which model and sampler made the synthetic images."""
+    ``generator`` says which model and sampler made the synthetic images; ``evaluation_dir`` holds
+    the synthetic set's quality (evaluate_synthetic)."""
     label = {"all_views": "All synthetic frames", "real_all_views": "All real frames"}
     trainings = {key: training_of(folder) for key, folder in results.items()}
     lines = ["# Synthetic-trained vs real-trained segmentation (Table 1 of Stojanovski et al. 2023)",
@@ -110,6 +123,7 @@ def write_report(results: dict[str, Path], out: Path, figure: Path | None, setti
         lines += [f"![real vs synthetic]({figure.name})", "",
                   "Each row: real image | synthetic image from the same label map | label overlay "
                   "| label contours.", ""]
+    lines += quality_section(evaluation_dir, out.parent)
     lines += ["## Settings", "", settings, ""]
     text = "\n".join(lines)
     with atomic_path(out) as tmp:

@@ -3,7 +3,9 @@
     data (CAMUS, or embedded synthetic CAMUS) -> extract -> sector maps + augmentation
     -> SDM training per chamber -> sampling from the augmented maps -> segmentation data sets
     -> segmentation training (per view, all synthetic frames, all real frames) -> testing on the
-    real test split -> WORK/report.md (Table 1) + WORK/real_vs_synthetic.png
+    real test split -> quality of the synthetic set (echo_segmentation.evaluate_synthetic: view
+    classification, mask adherence, realism, memorisation, diversity) -> WORK/report.md (Table 1
+    and the quality section) + WORK/real_vs_synthetic.png
 
 Each stage runs its stage program (python -m ...) exactly as a user would, and hands data on only
 through the folder conventions of docs/data_contract.md:
@@ -14,6 +16,7 @@ through the folder conventions of docs/data_contract.md:
     WORK/sdm/<2CH|4CH>/         diffusion checkpoints     WORK/segmentation/<dataset>/  networks
     WORK/autoencoder/           the Gamma-VAE of --latent (latent diffusion)
     WORK/results/<dataset>/     test results (step 5)     WORK/.stages/<stage>.json  finished stages
+    WORK/evaluation/            the synthetic set's quality (evaluation.json, report.md, figures)
 
 A finished stage is skipped when the same command is asked again, and the stage programs resume
 their own work (checkpoints, existing samples), so an interrupted pipeline continues where it
@@ -51,6 +54,7 @@ from echo_from_noise.contract import VIEWS
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
 from echo_segmentation.config import TrainConfig as SegmentationTrainConfig
+from echo_segmentation.evaluate_synthetic import EvaluateConfig
 from semantic_diffusion_model.training.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
 from semantic_diffusion_model.sample import Config as SampleConfig
@@ -102,11 +106,13 @@ DIFFUSION_TRAINING = StageOptions("semantic_diffusion_model.train", DiffusionTra
     "num_head_channels", "spade_hidden", "batch_size", "lr", "ema_rate"))
 FORMULATION = StageOptions(DIFFUSION_TRAINING.program, DiffusionTrainConfig, "", ("formulation",))
 SAMPLER = StageOptions("semantic_diffusion_model.sample", SampleConfig, "", (
-    "sampler", "eta", "dpm_spacing", "discretization", "sigma_min", "sigma_max", "rho", "s_churn",
+    "samples_per_map", "sampler", "eta", "dpm_spacing", "discretization", "sigma_min", "sigma_max", "rho", "s_churn",
     "s_min", "s_max", "s_noise", "guidance_scale"))
 SAMPLING = StageOptions(SAMPLER.program, SampleConfig, "sample_", ("steps", "batch_size"))
 SEGMENTATION_TRAINING = StageOptions("echo_segmentation.train", SegmentationTrainConfig, "seg_", (
     "preset", "image_size", "epochs", "max_minutes"))
+EVALUATION = StageOptions("echo_segmentation.evaluate_synthetic", EvaluateConfig, "", (
+    "view_classification", "view_image_size", "view_epochs"))
 
 
 @dataclass
@@ -161,7 +167,7 @@ class PipelineOwnConfig:
 PipelineConfig = make_dataclass(
     "PipelineConfig",
     [*FORMULATION.fields(), *DIFFUSION_TRAINING.fields(), *SAMPLER.fields(), *SAMPLING.fields(),
-     *SEGMENTATION_TRAINING.fields()],
+     *SEGMENTATION_TRAINING.fields(), *EVALUATION.fields()],
     bases=(PipelineOwnConfig,), namespace={"__module__": __name__})
 
 
@@ -223,7 +229,7 @@ class Folders:
         self.camus = Path(camus_dir).resolve() if camus_dir else work / "0_camus"
         self.extract, self.labels, self.samples = work / "1_extract", work / "2_labels", work / "3_samples"
         self.seg_data, self.results = work / "4_segmentation_data", work / "results"
-        self.autoencoder = work / "autoencoder"
+        self.autoencoder, self.evaluation = work / "autoencoder", work / "evaluation"
 
 
 def run(config: PipelineConfig) -> None:
@@ -241,6 +247,7 @@ def run(config: PipelineConfig) -> None:
         diffusion_stages(stages, c, folders, chamber)
     datasets = segmentation_datasets(c)
     segmentation_stages(stages, c, folders, datasets)
+    evaluation_stage(stages, c, folders)
     if c.dry_run:
         print("dry run: nothing was run or written")
         return
@@ -344,13 +351,24 @@ def segmentation_stages(stages: StageRunner, c: PipelineConfig, folders: Folders
             "--out-dir", str(folders.results / name), "--seed", str(c.seed)])
 
 
+def evaluation_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -> None:
+    """The synthetic set judged against the real frames, with the real-trained segmenter."""
+    stages.run("evaluate_synthetic", PYTHON + [
+        EVALUATION.program, "--samples-dir", str(folders.samples),
+        "--extract-dir", str(folders.extract), "--out-dir", str(folders.evaluation),
+        *option_arguments("views", c.views),
+        "--segmenter", str(folders.work / "segmentation" / "real_all_views" / "best.pt"),
+        *EVALUATION.arguments(c), "--seed", str(c.seed)])
+
+
 def report(c: PipelineConfig, folders: Folders, datasets: dict[str, list[str]]) -> None:
     """WORK/report.md (Table 1 beside the published rows, the settings) and its figure."""
     figure = real_vs_synthetic_figure(folders.samples, list(c.views),
                                       folders.work / "real_vs_synthetic.png")
     settings = "\n".join(f"- `{key}`: {json.dumps(value)}" for key, value in config_to_dict(c).items())
     write_report({name: folders.results / name for name in datasets}, folders.work / "report.md",
-                 figure, settings, generator_text(folders.samples, list(c.views)))
+                 figure, settings, generator_text(folders.samples, list(c.views)),
+                 folders.evaluation)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,7 +51,8 @@ def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     synthetic = sorted((work / "3_samples/2CH_ED/samples").iterdir())
     maps = sorted(p for s in ("training", "validation")
                   for p in (work / "2_labels/2CH_ED_augmented/sector_annotations" / s).iterdir())
-    assert [p.name for p in synthetic] == sorted(p.name for p in maps)  # one image per map
+    # the smoke preset makes two images per map (the second from another seed: <name>_s1)
+    assert [p.name for p in synthetic] == sorted(f"{p.stem}{s}.png" for p in maps for s in ("", "_s1"))
     seg_test = sorted(p.name for p in (work / "4_segmentation_data/all_views/images/testing").iterdir())
     assert seg_test == real_test  # testing is always real
     for name in ("all_views", "real_all_views"):
@@ -64,6 +65,14 @@ def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     assert ("Synthetic images made by: 2CH_ED: formulation ddpm, sampler ddpm, 2 steps (2 NFE per "
             "image)") in report
     assert (work / "real_vs_synthetic.png").stat().st_size > 1000
+    # the quality of the synthetic set, judged with the real-trained segmenter
+    evaluation = json.loads((work / "evaluation" / "evaluation.json").read_text())
+    assert evaluation["segmenter"] == str(work / "segmentation" / "real_all_views" / "best.pt")
+    assert evaluation["counts"]["synthetic"] == len(synthetic)
+    assert evaluation["diversity"]["maps_with_several_images"] == len(maps)
+    assert evaluation["view_classification"]["skipped"].startswith("the synthetic set has one chamber")
+    assert "## Quality of the synthetic set" in report and "mask adherence, mean Dice" in report
+    assert "(evaluation/report.md)" in report
 
 
 def table(report: str) -> list[str]:
@@ -88,7 +97,7 @@ def test_rerun_skips_finished_stages(pipeline_run):
     before = (work / "segmentation/all_views/best.pt").stat().st_mtime_ns
     result = run_pipeline([*TINY, "--work-dir", str(work)])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("done before, skipped") == 11
+    assert result.stdout.count("done before, skipped") == 12
     assert (work / "segmentation/all_views/best.pt").stat().st_mtime_ns == before
 
 
@@ -100,7 +109,7 @@ def test_changed_stage_command_reruns_only_that_stage(pipeline_run):
     marker.write_text(json.dumps(data))
     result = run_pipeline([*TINY, "--work-dir", str(work)])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("done before, skipped") == 10
+    assert result.stdout.count("done before, skipped") == 11
     assert "segmentation_test_real_all_views: finished" in result.stdout
 
 
@@ -125,7 +134,7 @@ def test_paper_dry_run_shows_the_published_settings_and_writes_nothing(camus_dir
     stages = dry_run(["--preset", "paper", "--camus-dir", str(camus_dir), "--work-dir", str(work)],
                      capsys)
     assert not work.exists()
-    assert len(stages) == 24  # 2 x (train, sample) + 6 data sets x (data, train, test) + 2
+    assert len(stages) == 25  # 2 x (train, sample) + 6 data sets x (data, train, test) + 2 + evaluation
     assert "--size 256" in stages["extract"] and "--num-augment 5" in stages["labels"]
     train = stages["sdm_train_2CH"].split()
     assert train[1:3] == ["-n", "8"] and train[0].endswith("mpiexec")
@@ -141,7 +150,7 @@ def test_paper_dry_run_shows_the_published_settings_and_writes_nothing(camus_dir
 def test_dry_run_of_a_finished_pipeline_skips_every_stage(pipeline_run, capsys):
     work, _ = pipeline_run
     stages = dry_run([*TINY, "--work-dir", str(work)], capsys)
-    assert set(stages.values()) == {"done before, skipped"} and len(stages) == 11
+    assert set(stages.values()) == {"done before, skipped"} and len(stages) == 12
 
 
 def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):

@@ -1,0 +1,182 @@
+"""Judge a synthetic data set: does it follow its label maps, look real, copy its training images,
+vary with the seed, and teach a view classifier? (docs/evaluation.md)
+
+Reads a step-3 samples root (SAMPLES/<VIEW>/samples/<name>.png with labels/<name>.png, the map
+each image was generated from) and a step-1 extraction root (EXTRACT: the real training frames a
+generator may have copied, and the real test frames), and writes to --out-dir:
+
+    evaluation.json   every number below          report.md   the same as tables
+    figures/          adherence_worst.png, memorisation_closest.png, nearest_features.png,
+                      nearest_ssim.png, views_confusion_<synthetic|real>.png
+    networks/         the networks this program trained (ordinary checkpoints)
+    config.json       the exact configuration
+
+1. Mask adherence: a segmenter trained on real images (--segmenter, else trained here on the real
+   training frames) segments every synthetic image; Dice between its prediction and the map the
+   image was generated from, per structure and view. Reference: the same segmenter on the real test
+   frames against their expert annotation.
+2. Realism: Frechet distance (FD) and kernel distance (KID) between the features of synthetic and
+   real test images, in the feature space of that real-trained segmenter (its bottleneck): a
+   domain-specific distance, not Inception FID. Floor: real training vs real test frames.
+3. Memorisation: each synthetic image's nearest real training image of its view, by features and
+   by SSIM; the fraction of synthetic images closer to a training image than any real test image
+   is to its own nearest training image.
+4. Diversity: mean pairwise distance between the images of one map sampled with different seeds
+   (semantic_diffusion_model.sample --samples-per-map K), beside the distance between images of
+   different maps and between different real images.
+5. View classification (the follow-up paper's second task): a classifier trained on the synthetic
+   images and one trained on the real training frames, both tested on the real test frames.
+
+Networks train by epochs, never time, and resume: killed, the same command continues.
+
+    python -m echo_segmentation.evaluate_synthetic --samples-dir SAMPLES --extract-dir EXTRACT \\
+        --out-dir evaluation --segmenter runs/real/best.pt
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, make_dataclass
+from pathlib import Path
+
+from echo_from_noise.cli import (parse_config, prefixed_options, require_at_least, run_program,
+                                 save_config)
+from echo_from_noise.contract import VIEWS
+from echo_from_noise.device import pick_device
+from echo_from_noise.files import atomic_path, check_writable
+
+from .config import TrainConfig as SegmentationConfig
+from .synthetic_quality import evaluation
+from .synthetic_quality.features import FeatureNetwork
+from .synthetic_quality.inputs import read_real, read_synthetic
+from .synthetic_quality.report import render_report
+from .view_classifier.config import ViewTrainConfig
+
+SEGMENTER_OPTIONS = ("preset", "image_size", "epochs")
+VIEW_OPTIONS = ("classes", "network", "image_size", "batch_size", "epochs")
+
+
+@dataclass
+class EvaluateOwnConfig:
+    samples_dir: str = field(default="", metadata={
+        "help": "the synthetic set: a step-3 samples root (<VIEW>/samples/ and <VIEW>/labels/)",
+        "required": True})
+    extract_dir: str = field(default="", metadata={
+        "help": "the real data: a step-1 extraction root (<VIEW>/images/<split>/), whose training "
+                "frames are the reference for memorisation and whose testing frames are the real "
+                "reference of every measure", "required": True})
+    out_dir: str = field(default="", metadata={"help": "output folder", "required": True})
+    views: tuple[str, ...] = field(default=VIEWS, metadata={
+        "help": "views to evaluate (those the samples root has)", "choices": VIEWS})
+    segmenter: str = field(default="", metadata={
+        "help": "a segmentation checkpoint trained on REAL images (best.pt of "
+                "echo_segmentation.train): it segments the synthetic images and gives the feature "
+                "space; default: train one on the real training frames of --extract-dir into "
+                "OUT/networks/segmenter (options --seg-*)"})
+    view_classification: bool = field(default=True, metadata={
+        "help": "train and test the view classifiers (options --view-*); needs images of both "
+                "chambers"})
+    ssim_size: int = field(default=64, metadata={
+        "help": "images are compared by SSIM at this size (pixels)"})
+    kid_subsets: int = field(default=100, metadata={"help": "random subsets averaged by KID"})
+    kid_subset_size: int = field(default=1000, metadata={
+        "help": "images per KID subset (fewer when a set is smaller)"})
+    figure_cases: int = field(default=8, metadata={
+        "help": "cases shown in the worst-adherence and closest-pair figures"})
+    bootstrap: int = field(default=1000, metadata={
+        "help": "bootstrap resamples of patients for the 95 %% confidence intervals"})
+    seed: int = field(default=0, metadata={"help": "seed of every network and resampling"})
+    device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda' or 'cuda:N'"})
+
+
+EvaluateConfig = make_dataclass(
+    "EvaluateConfig",
+    [*prefixed_options(SegmentationConfig, "seg_", SEGMENTER_OPTIONS, "echo_segmentation.train"),
+     *prefixed_options(ViewTrainConfig, "view_", VIEW_OPTIONS,
+                       "echo_segmentation.train_view_classifier")],
+    bases=(EvaluateOwnConfig,), namespace={"__module__": __name__})
+
+
+def chosen(config, prefix: str, names: tuple[str, ...]) -> dict:
+    """The ``prefix + name`` options that are set, by their program's names."""
+    return {n: getattr(config, prefix + n) for n in names if getattr(config, prefix + n) is not None}
+
+
+def real_segmenter(config, networks: Path) -> Path:
+    """--segmenter, or one trained (or continued) on the real training frames."""
+    if config.segmenter:
+        return Path(config.segmenter)
+    from . import train
+    out = networks / "segmenter"
+    train.run(SegmentationConfig(data_dir=config.extract_dir, out_dir=str(out), resume=True,
+                                 seed=config.seed, device=config.device,
+                                 **chosen(config, "seg_", SEGMENTER_OPTIONS)))
+    return out / "best.pt"
+
+
+def view_classifiers(config, networks: Path, figures: Path, chambers: set[str], device) -> dict:
+    """Train (or continue) the classifiers on synthetic and on real images, test both on the real
+    test frames (accuracies and confusion matrices; the per-image rows are left out)."""
+    if not config.view_classification:
+        return {"skipped": "--no-view-classification"}
+    if len(chambers) < 2:
+        return {"skipped": f"the synthetic set has one chamber only ({' '.join(sorted(chambers))})"}
+    from . import train_view_classifier
+    from .test_view_classifier import confusion_figure, evaluate_views
+    results = {}
+    for name, data_dir in (("synthetic", config.samples_dir), ("real", config.extract_dir)):
+        out = networks / f"views_{name}"
+        train_view_classifier.run(ViewTrainConfig(
+            data_dir=data_dir, out_dir=str(out), resume=True, seed=config.seed,
+            device=config.device, **chosen(config, "view_", VIEW_OPTIONS)))
+        summary = evaluate_views(out / "best.pt", config.extract_dir, "testing", device,
+                                 config.bootstrap, config.seed)
+        summary.pop("rows")
+        confusion_figure(summary["confusion_matrix"], summary["classes"],
+                         figures / f"views_confusion_{name}.png",
+                         f"view classifier trained on {name} images, real test frames")
+        results[name] = summary
+    return results
+
+
+def run(config) -> None:
+    require_at_least(config, ssim_size=8, kid_subsets=1, kid_subset_size=2, figure_cases=0,
+                     bootstrap=0)
+    device = pick_device(config.device)
+    # every input is read and checked before anything is written
+    synthetic = read_synthetic(config.samples_dir, config.views)
+    views = sorted(set(synthetic.views))
+    training, testing = (read_real(config.extract_dir, s, views) for s in ("training", "testing"))
+    if config.segmenter:
+        FeatureNetwork.load(config.segmenter, device)  # refuses other kinds of checkpoint
+    out = check_writable(config.out_dir)
+    save_config(config, out / "config.json")
+    networks, figures = out / "networks", out / "figures"
+    figures.mkdir(exist_ok=True)
+
+    segmenter = FeatureNetwork.load(real_segmenter(config, networks), device)
+    measures = evaluation.Evaluation(synthetic, training, testing, segmenter, config, figures)
+    result = {
+        "samples_dir": str(config.samples_dir), "extract_dir": str(config.extract_dir),
+        "views": views, "segmenter": str(segmenter.checkpoint_path), "feature_layer": segmenter.layer_description,
+        "counts": measures.counts(),
+        "mask_adherence": measures.mask_adherence(),
+        "realism": measures.realism(),
+        "memorisation": measures.memorisation(),
+        "diversity": measures.diversity(),
+        "view_classification": view_classifiers(
+            config, networks, figures, {v.split("_")[0] for v in views}, device),
+    }
+    result = evaluation.nan_to_none(result)  # undefined values (too few images) -> null, "n/a"
+    with atomic_path(out / "evaluation.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(render_report(result, figures_dir="figures"))
+    print(evaluation.headline(result) + f"; report: {out / 'report.md'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_program(lambda: run(parse_config(EvaluateConfig, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    main()

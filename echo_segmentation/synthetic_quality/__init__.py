@@ -1,0 +1,11 @@
+"""Measurements that judge a set of synthetic echocardiograms against real ones.
+
+    features        FeatureNetwork: the bottleneck of the real-trained segmenter as a feature space
+    distances       Fréchet distance and kernel (KID) distance between two feature sets
+    standardisation per-dimension standardisation of features by a reference set
+    ssim            SSIM of every image of one set against every image of another (MONAI's SSIM)
+    memorisation    nearest training image of each synthetic image; the fraction "memorised"
+    adherence       Dice between the segmenter's prediction and the map an image was drawn from
+    diversity       spread of the samples drawn from one map with different seeds
+    figures         worst-adherence cases, closest pairs, nearest-distance histograms
+"""

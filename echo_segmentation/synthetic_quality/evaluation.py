@@ -1,0 +1,189 @@
+"""The measures of one synthetic set against the real frames, each question one method returning its
+part of evaluation.json (and drawing its figures).
+
+Features are computed once per set. FD, KID and the diversity distances use them standardised with
+the mean and std of the real training frames' features (synthetic_quality.standardisation), so that
+every feature channel weighs alike; the nearest-neighbour search standardises by the training
+frames of the view it searches.
+"""
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import STRUCTURES, dice_scores
+from ..statistics import describe
+from . import diversity, figures, memorisation
+from .adherence import adherence_dice
+from .distances import frechet_distance, kernel_distance
+from .features import FeatureNetwork
+from .inputs import ImageSet
+from .report import number
+from .standardisation import Standardisation
+
+MEAN = "mean"
+
+
+def nan_to_none(value):
+    if isinstance(value, dict):
+        return {k: nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nan_to_none(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def dice_summary(dice: np.ndarray, images: ImageSet, resamples: int, seed: int) -> dict:
+    """Mean ± std [patient-bootstrap CI] of Dice per structure and their mean, overall and per
+    view."""
+    rows = [{"patient": p, **dict(zip(STRUCTURES, d)), MEAN: float(d.mean())}
+            for p, d in zip(images.patients, dice)]
+    groups = {"all": np.arange(len(rows))} | {v: images.of_view(v) for v in sorted(set(images.views))}
+    return {name: {"n": len(index), "patients": len({rows[i]["patient"] for i in index}),
+                   "dice": describe([rows[i] for i in index], resamples, seed, (*STRUCTURES, MEAN))}
+            for name, index in groups.items()}
+
+
+class Evaluation:
+    def __init__(self, synthetic: ImageSet, training: ImageSet, testing: ImageSet,
+                 segmenter: FeatureNetwork, config, figures_dir: Path):
+        self.synthetic, self.training, self.testing = synthetic, training, testing
+        self.segmenter, self.config, self.figures = segmenter, config, figures_dir
+
+    # --- features, standardised by the real training frames -------------------------------------
+    @cached_property
+    def features(self) -> dict[str, np.ndarray]:
+        """Raw features of each set."""
+        return {name: self.segmenter.features(s.images) for name, s in
+                (("synthetic", self.synthetic), ("training", self.training), ("testing", self.testing))}
+
+    @cached_property
+    def scale(self) -> Standardisation:
+        return Standardisation.of(self.features["training"])
+
+    def counts(self) -> dict:
+        s = self.synthetic
+        return {"synthetic": len(s), "maps": len(set(zip(s.views, s.maps))),
+                "real_training": len(self.training), "real_testing": len(self.testing),
+                "synthetic_per_view": {v: int(len(s.of_view(v))) for v in sorted(set(s.views))}}
+
+    # --- 1. mask adherence -------------------------------------------------------------------
+    def mask_adherence(self) -> dict:
+        c = self.config
+        predicted = self.segmenter.segment(self.synthetic.images)
+        dice = adherence_dice(predicted, self.synthetic.labels)
+        real = dice_scores(np.stack(self.segmenter.segment(self.testing.images)),
+                           np.stack(self.testing.labels)).numpy()
+        worst = np.argsort(dice.mean(axis=1), kind="stable")[:c.figure_cases]
+        figures.worst_adherence_figure(
+            [(self.synthetic.names[i], self.synthetic.images[i], self.synthetic.labels[i],
+              predicted[i], float(dice[i].mean())) for i in worst],
+            self.figures / "adherence_worst.png")
+        return {"synthetic": dice_summary(dice, self.synthetic, c.bootstrap, c.seed),
+                "real_test": dice_summary(real, self.testing, c.bootstrap, c.seed),
+                "worst": [{"name": self.synthetic.names[i], "view": self.synthetic.views[i],
+                           "dice_mean": float(dice[i].mean())} for i in worst]}
+
+    # --- 2. realism ------------------------------------------------------------------------------
+    def realism(self) -> dict:
+        f, c = {k: self.scale(v) for k, v in self.features.items()}, self.config
+
+        def distances(a: np.ndarray, b: np.ndarray) -> dict:
+            if min(len(a), len(b)) < 2:  # no covariance, no unbiased kernel mean
+                return {"fd": math.nan, "kid": math.nan, "kid_std": math.nan}
+            kid, kid_std = kernel_distance(a, b, c.kid_subsets, c.kid_subset_size, c.seed)
+            return {"fd": frechet_distance(a, b), "kid": kid, "kid_std": kid_std}
+
+        return {"layer": self.segmenter.layer_description,
+                "feature_dimensions": int(f["testing"].shape[1]),
+                "kid_subsets": c.kid_subsets,
+                "kid_subset_size": min(c.kid_subset_size, len(f["synthetic"]), len(f["testing"]),
+                                       len(f["training"])),
+                "synthetic_vs_test": distances(f["synthetic"], f["testing"]),
+                "training_vs_test": distances(f["training"], f["testing"])}
+
+    # --- 3. memorisation -------------------------------------------------------------------------
+    def nearest(self, queries: ImageSet, features: np.ndarray) -> dict[str, np.ndarray]:
+        """Each query's nearest real training frame of its view, by features and by SSIM."""
+        n = len(queries)
+        result = {k: np.zeros(n, dtype=int if k.endswith("index") else float)
+                  for k in ("feature_index", "feature_distance", "ssim_index", "ssim")}
+        for view in sorted(set(queries.views)):
+            q, r = queries.of_view(view), self.training.of_view(view)
+            index, distance = memorisation.nearest_by_features(features[q], self.features["training"][r])
+            result["feature_index"][q], result["feature_distance"][q] = r[index], distance
+            index, ssim = memorisation.nearest_by_ssim([queries.images[i] for i in q],
+                                                       [self.training.images[i] for i in r],
+                                                       self.config.ssim_size)
+            result["ssim_index"][q], result["ssim"][q] = r[index], ssim
+        return result
+
+    def memorisation(self) -> dict:
+        s, t, c = self.synthetic, self.training, self.config
+        synthetic = self.nearest(s, self.features["synthetic"])
+        testing = self.nearest(self.testing, self.features["testing"])
+        by_features = memorisation.memorised_fraction(synthetic["feature_distance"],
+                                                      testing["feature_distance"], closer="smaller")
+        by_ssim = memorisation.memorised_fraction(synthetic["ssim"], testing["ssim"], closer="larger")
+        closest = np.argsort(-synthetic["ssim"], kind="stable")[:c.figure_cases]
+        figures.closest_pairs_figure(
+            [(s.names[i], s.images[i], t.names[synthetic["ssim_index"][i]],
+              t.images[synthetic["ssim_index"][i]], float(synthetic["ssim"][i]), "SSIM")
+             for i in closest], self.figures / "memorisation_closest.png")
+        figures.nearest_distance_histogram(synthetic["feature_distance"], testing["feature_distance"],
+                                           by_features["threshold"],
+                                           self.figures / "nearest_features.png",
+                                           "distance to the nearest real training frame (features)")
+        figures.nearest_distance_histogram(synthetic["ssim"], testing["ssim"], by_ssim["threshold"],
+                                           self.figures / "nearest_ssim.png",
+                                           f"SSIM with the most similar real training frame "
+                                           f"({c.ssim_size} px)")
+        return {"ssim_size": c.ssim_size, "features": by_features, "ssim": by_ssim,
+                "closest": [{"synthetic": s.names[i], "training": t.names[synthetic["ssim_index"][i]],
+                             "ssim": float(synthetic["ssim"][i]),
+                             "feature_distance": float(synthetic["feature_distance"][i])}
+                            for i in closest]}
+
+    # --- 4. diversity ----------------------------------------------------------------------------
+    def between(self, images: ImageSet, features: np.ndarray) -> dict:
+        """Mean distance between random pairs of images of one view and different patients."""
+        c = self.config
+        try:
+            return {"feature_distance": diversity.between_image_distance(
+                        features, self.scale, c.seed, views=images.views, patients=images.patients),
+                    "one_minus_ssim": diversity.between_image_ssim(
+                        images.images, c.ssim_size, c.seed, views=images.views,
+                        patients=images.patients)}
+        except ValueError:  # no two images of one view from different patients
+            return {"feature_distance": math.nan, "one_minus_ssim": math.nan}
+
+    def diversity(self) -> dict:
+        s, c = self.synthetic, self.config
+        groups = diversity.seed_groups(s.names, s.views)
+        within = None
+        if groups:
+            within = {"feature_distance": diversity.within_map_distance(
+                          self.features["synthetic"], groups, self.scale),
+                      "one_minus_ssim": diversity.within_map_ssim(s.images, groups, c.ssim_size)}
+        first = np.array([i for i, (n, m) in enumerate(zip(s.names, s.maps)) if n == m], dtype=int)
+        firsts = ImageSet([s.names[i] for i in first], [s.views[i] for i in first],
+                          [s.patients[i] for i in first], [s.images[i] for i in first],
+                          [s.labels[i] for i in first])
+        return {"maps_with_several_images": len(groups),
+                "images_per_map": round(len(s) / max(1, len(set(zip(s.views, s.maps)))), 3),
+                "synthetic_within_map": within,
+                "synthetic_between_maps": self.between(firsts, self.features["synthetic"][first]),
+                "real_between_images": self.between(self.testing, self.features["testing"])}
+
+
+def headline(result: dict) -> str:
+    """One line for the terminal."""
+    adherence = result["mask_adherence"]["synthetic"]["all"]["dice"][MEAN]["mean"]
+    realism, memo = result["realism"], result["memorisation"]
+    return (f"{result['counts']['synthetic']} synthetic images: mask adherence {100 * adherence:.1f} "
+            f"% Dice, FD {number(realism['synthetic_vs_test']['fd'])} (real floor "
+            f"{number(realism['training_vs_test']['fd'])}), memorised "
+            f"{100 * memo['features']['fraction']:.1f} % (features) / "
+            f"{100 * memo['ssim']['fraction']:.1f} % (SSIM)")
