@@ -6,6 +6,8 @@ each image was generated from) and a step-1 extraction root (EXTRACT: the real t
 generator may have copied, and the real test frames), and writes to --out-dir:
 
     evaluation.json   every number below          report.md   the same as tables
+    synthetic_images.csv   per synthetic image: its map's adherence Dice, its nearest training
+                      frames (by features and by SSIM), their distances, memorised or not
     figures/          adherence_worst.png, memorisation_closest.png, nearest_features.png,
                       nearest_ssim.png, views_confusion_<synthetic|real>.png
     networks/         the networks this program trained (ordinary checkpoints)
@@ -44,12 +46,16 @@ from echo_from_noise.contract import VIEWS
 from echo_from_noise.device import pick_device
 from echo_from_noise.files import atomic_path, check_writable
 
+from . import train
 from .config import TrainConfig as SegmentationConfig
+from .config import resolve_preset
+from .data import list_pairs
 from .synthetic_quality import evaluation
 from .synthetic_quality.features import FeatureNetwork
 from .synthetic_quality.inputs import read_real, read_synthetic
 from .synthetic_quality.report import render_report
-from .view_classifier.config import ViewTrainConfig
+from .view_classifier.config import ViewTrainConfig, check_batches, check_config
+from .view_classifier.data import list_view_images
 
 SEGMENTER_OPTIONS = ("preset", "image_size", "epochs")
 VIEW_OPTIONS = ("classes", "network", "image_size", "batch_size", "epochs")
@@ -101,35 +107,50 @@ def chosen(config, prefix: str, names: tuple[str, ...]) -> dict:
     return {n: getattr(config, prefix + n) for n in names if getattr(config, prefix + n) is not None}
 
 
-def real_segmenter(config, networks: Path) -> Path:
-    """--segmenter, or one trained (or continued) on the real training frames."""
+def segmenter_config(config, networks: Path) -> SegmentationConfig | None:
+    """The training of the real segmenter when --segmenter is not given (checked), else None."""
     if config.segmenter:
-        return Path(config.segmenter)
-    from . import train
-    out = networks / "segmenter"
-    train.run(SegmentationConfig(data_dir=config.extract_dir, out_dir=str(out), resume=True,
-                                 seed=config.seed, device=config.device,
-                                 **chosen(config, "seg_", SEGMENTER_OPTIONS)))
-    return out / "best.pt"
+        return None
+    train_config = resolve_preset(SegmentationConfig(
+        data_dir=config.extract_dir, out_dir=str(networks / "segmenter"), resume=True,
+        seed=config.seed, device=config.device, **chosen(config, "seg_", SEGMENTER_OPTIONS)))
+    for split in ("training", "validation"):
+        list_pairs(train_config.data_dir, split)
+    return train_config
 
 
-def view_classifiers(config, networks: Path, figures: Path, chambers: set[str], device) -> dict:
+def view_configs(config, networks: Path, chambers: set[str]) -> dict[str, ViewTrainConfig] | str:
+    """The two view classifiers' trainings (their data checked), or why there are none."""
+    if not config.view_classification:
+        return "--no-view-classification"
+    if len(chambers) < 2:
+        return f"the synthetic set has one chamber only ({' '.join(sorted(chambers))})"
+    configs = {}
+    for name, data_dir in (("synthetic", config.samples_dir), ("real", config.extract_dir)):
+        configs[name] = ViewTrainConfig(data_dir=data_dir, out_dir=str(networks / f"views_{name}"),
+                                        resume=True, seed=config.seed, device=config.device,
+                                        **chosen(config, "view_", VIEW_OPTIONS))
+        check_config(configs[name])
+        training = list_view_images(data_dir, "training", configs[name].classes)
+        check_batches(configs[name], len(training))
+        list_view_images(data_dir, "validation", configs[name].classes)
+    list_view_images(config.extract_dir, "testing", configs["real"].classes)
+    return configs
+
+
+def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures: Path,
+                     device) -> dict:
     """Train (or continue) the classifiers on synthetic and on real images, test both on the real
     test frames (accuracies and confusion matrices; the per-image rows are left out)."""
-    if not config.view_classification:
-        return {"skipped": "--no-view-classification"}
-    if len(chambers) < 2:
-        return {"skipped": f"the synthetic set has one chamber only ({' '.join(sorted(chambers))})"}
+    if isinstance(configs, str):
+        return {"skipped": configs}
     from . import train_view_classifier
     from .test_view_classifier import confusion_figure, evaluate_views
     results = {}
-    for name, data_dir in (("synthetic", config.samples_dir), ("real", config.extract_dir)):
-        out = networks / f"views_{name}"
-        train_view_classifier.run(ViewTrainConfig(
-            data_dir=data_dir, out_dir=str(out), resume=True, seed=config.seed,
-            device=config.device, **chosen(config, "view_", VIEW_OPTIONS)))
-        summary = evaluate_views(out / "best.pt", config.extract_dir, "testing", device,
-                                 config.bootstrap, config.seed)
+    for name, view_config in configs.items():
+        train_view_classifier.run(view_config)
+        summary = evaluate_views(Path(view_config.out_dir) / "best.pt", config.extract_dir,
+                                 "testing", device, config.bootstrap, config.seed)
         summary.pop("rows")
         confusion_figure(summary["confusion_matrix"], summary["classes"],
                          figures / f"views_confusion_{name}.png",
@@ -148,24 +169,30 @@ def run(config) -> None:
     training, testing = (read_real(config.extract_dir, s, views) for s in ("training", "testing"))
     if config.segmenter:
         FeatureNetwork.load(config.segmenter, device)  # refuses other kinds of checkpoint
+    networks, figures = Path(config.out_dir) / "networks", Path(config.out_dir) / "figures"
+    segmenter_training = segmenter_config(config, networks)
+    classifiers = view_configs(config, networks, {v.split("_")[0] for v in views})
     out = check_writable(config.out_dir)
     save_config(config, out / "config.json")
-    networks, figures = out / "networks", out / "figures"
     figures.mkdir(exist_ok=True)
 
-    segmenter = FeatureNetwork.load(real_segmenter(config, networks), device)
+    if segmenter_training:
+        train.run(segmenter_training)
+    segmenter = FeatureNetwork.load(
+        config.segmenter or Path(segmenter_training.out_dir) / "best.pt", device)
     measures = evaluation.Evaluation(synthetic, training, testing, segmenter, config, figures)
     result = {
         "samples_dir": str(config.samples_dir), "extract_dir": str(config.extract_dir),
-        "views": views, "segmenter": str(segmenter.checkpoint_path), "feature_layer": segmenter.layer_description,
+        "views": views, "segmenter": str(segmenter.checkpoint_path),
+        "feature_layer": segmenter.layer_description,
         "counts": measures.counts(),
         "mask_adherence": measures.mask_adherence(),
         "realism": measures.realism(),
         "memorisation": measures.memorisation(),
         "diversity": measures.diversity(),
-        "view_classification": view_classifiers(
-            config, networks, figures, {v.split("_")[0] for v in views}, device),
+        "view_classification": view_classifiers(classifiers, config, figures, device),
     }
+    measures.write_rows(out / "synthetic_images.csv")
     result = evaluation.nan_to_none(result)  # undefined values (too few images) -> null, "n/a"
     with atomic_path(out / "evaluation.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -2,6 +2,7 @@
 frames (the session's small extraction: 4 training, 2 validation, 2 test patients, 64 px)."""
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -75,6 +76,16 @@ def test_copies_of_the_training_frames_are_flagged_as_memorised(copies):
     # (the validation frames are not training frames)
     assert memo["features"]["count"] >= 32 and memo["ssim"]["count"] >= 32
     assert memo["ssim"]["threshold"] < 1.0
+    # per image: each training copy names its original as its nearest frame, by both measures
+    with open(copies[0] / "evaluation" / "synthetic_images.csv", newline="") as f:
+        rows = {r["name"]: r for r in csv.DictReader(f)}
+    assert len(rows) == 48
+    for name, row in rows.items():
+        if "_training_" in name:
+            original = name.split("_training_")[0] + "_training"
+            assert row["nearest_training_by_features"] == row["nearest_training_by_ssim"] == original
+            assert row["memorised_by_features"] == row["memorised_by_ssim"] == "1"
+    assert memo["features"]["count"] == sum(int(r["memorised_by_features"]) for r in rows.values())
     closest = memo["closest"][0]
     assert closest["ssim"] == pytest.approx(1.0, abs=1e-6) and closest["feature_distance"] < 1e-6
     assert closest["synthetic"].startswith(closest["training"])
@@ -84,6 +95,7 @@ def test_the_report_has_every_section_and_figure(copies):
     root, result = copies
     out = root / "evaluation"
     report = (out / "report.md").read_text()
+    assert not (out / "networks" / "segmenter").exists()  # --segmenter given: none trained
     for title in ("## Mask adherence", "## Realism", "## Memorisation", "## Diversity",
                   "## View classification", "not Inception FID"):
         assert title in report
@@ -168,6 +180,9 @@ def test_bad_input_is_one_line_and_leaves_nothing(small_extract, segmenter, tmp_
     expect_user_error(evaluate_main, ["--samples-dir", str(samples), "--extract-dir",
                                       str(small_extract), "--out-dir", str(out), "--segmenter",
                                       str(other)], capsys, "other.pt")
+    # view classification needs synthetic training and validation images
+    expect_user_error(evaluate_main, ["--samples-dir", str(samples), *base], capsys,
+                      "no images in the 'training' split")
     # no samples folder at all
     expect_user_error(evaluate_main, ["--samples-dir", str(tmp_path / "none"), *base], capsys,
                       "none")
@@ -178,3 +193,16 @@ def test_help_lists_the_options():
     assert_help_lists("echo_segmentation.evaluate_synthetic", "--samples-dir", "--extract-dir",
                       "--segmenter", "--view-epochs", "--seg-epochs", "--ssim-size")
 
+
+
+def test_without_a_segmenter_one_is_trained_on_the_real_frames(small_extract, tmp_path):
+    samples = copy_set(small_extract, tmp_path / "samples", ("testing",))
+    out = tmp_path / "evaluation"
+    evaluate_main(["--samples-dir", str(samples), "--extract-dir", str(small_extract), "--out-dir",
+                   str(out), "--no-view-classification", "--seg-epochs", "1",
+                   "--seg-image-size", "32", *FAST])
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["segmenter"] == str(out / "networks" / "segmenter" / "best.pt")
+    trained = json.loads((out / "networks" / "segmenter" / "config.json").read_text())
+    assert trained["data_dir"] == str(small_extract) and trained["epochs"] == 1
+    assert trained["num_training"] == 16  # the real training frames: 4 patients x 4 views

@@ -8,11 +8,14 @@ frames of the view it searches.
 """
 from __future__ import annotations
 
+import csv
 import math
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from echo_from_noise.files import atomic_path
 
 from ..metrics import STRUCTURES, dice_scores
 from ..statistics import describe
@@ -51,6 +54,18 @@ class Evaluation:
                  segmenter: FeatureNetwork, config, figures_dir: Path):
         self.synthetic, self.training, self.testing = synthetic, training, testing
         self.segmenter, self.config, self.figures = segmenter, config, figures_dir
+        # one row per synthetic image (synthetic_images.csv), filled in by the measures
+        self.columns: dict[str, list] = {"name": synthetic.names, "view": synthetic.views,
+                                         "map": synthetic.maps}
+
+    def write_rows(self, path: Path) -> None:
+        """The per-image columns gathered so far, as CSV (written atomically)."""
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(self.columns)
+            writer.writerows(zip(*(
+                [f"{v:.6g}" if isinstance(v, float) else v for v in values]
+                for values in self.columns.values())))
 
     # --- features, standardised by the real training frames -------------------------------------
     @cached_property
@@ -76,6 +91,8 @@ class Evaluation:
         dice = adherence_dice(predicted, self.synthetic.labels)
         real = dice_scores(np.stack(self.segmenter.segment(self.testing.images)),
                            np.stack(self.testing.labels)).numpy()
+        for column, values in zip(STRUCTURES, dice.T):
+            self.columns[f"adherence_dice_{column}"] = values.tolist()
         worst = np.argsort(dice.mean(axis=1), kind="stable")[:c.figure_cases]
         figures.worst_adherence_figure(
             [(self.synthetic.names[i], self.synthetic.images[i], self.synthetic.labels[i],
@@ -94,13 +111,12 @@ class Evaluation:
             if min(len(a), len(b)) < 2:  # no covariance, no unbiased kernel mean
                 return {"fd": math.nan, "kid": math.nan, "kid_std": math.nan}
             kid, kid_std = kernel_distance(a, b, c.kid_subsets, c.kid_subset_size, c.seed)
-            return {"fd": frechet_distance(a, b), "kid": kid, "kid_std": kid_std}
+            return {"fd": frechet_distance(a, b), "kid": kid, "kid_std": kid_std,
+                    "kid_subset_size": min(c.kid_subset_size, len(a), len(b))}
 
         return {"layer": self.segmenter.layer_description,
                 "feature_dimensions": int(f["testing"].shape[1]),
                 "kid_subsets": c.kid_subsets,
-                "kid_subset_size": min(c.kid_subset_size, len(f["synthetic"]), len(f["testing"]),
-                                       len(f["training"])),
                 "synthetic_vs_test": distances(f["synthetic"], f["testing"]),
                 "training_vs_test": distances(f["training"], f["testing"])}
 
@@ -127,6 +143,14 @@ class Evaluation:
         by_features = memorisation.memorised_fraction(synthetic["feature_distance"],
                                                       testing["feature_distance"], closer="smaller")
         by_ssim = memorisation.memorised_fraction(synthetic["ssim"], testing["ssim"], closer="larger")
+        flagged_by_features = synthetic["feature_distance"] < by_features["threshold"]
+        self.columns |= {
+            "nearest_training_by_features": [t.names[i] for i in synthetic["feature_index"]],
+            "feature_distance": synthetic["feature_distance"].tolist(),
+            "memorised_by_features": flagged_by_features.astype(int).tolist(),
+            "nearest_training_by_ssim": [t.names[i] for i in synthetic["ssim_index"]],
+            "ssim": synthetic["ssim"].tolist(),
+            "memorised_by_ssim": (synthetic["ssim"] > by_ssim["threshold"]).astype(int).tolist()}
         closest = np.argsort(-synthetic["ssim"], kind="stable")[:c.figure_cases]
         figures.closest_pairs_figure(
             [(s.names[i], s.images[i], t.names[synthetic["ssim_index"][i]],

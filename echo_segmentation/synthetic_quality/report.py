@@ -43,13 +43,15 @@ def adherence_lines(adherence: dict) -> list[str]:
 
 
 def realism_lines(realism: dict) -> list[str]:
-    rows = [[name, number(r["fd"]), f"{number(r['kid'], 4)} ± {number(r['kid_std'], 4)}"]
+    rows = [[name, number(r["fd"]), f"{number(r['kid'], 4)} ± {number(r['kid_std'], 4)}",
+             str(r.get("kid_subset_size") or "–")]
             for name, r in (("synthetic vs real test", realism["synthetic_vs_test"]),
                             ("real training vs real test (floor)", realism["training_vs_test"]))]
     return ["## Realism", "", REALISM_NOTE.format(layer=realism["layer"]),
             f"KID: unbiased MMD² with the kernel (x·y / {realism['feature_dimensions']} + 1)³, mean ± "
-            f"std over {realism['kid_subsets']} subsets of {realism['kid_subset_size']} images.", "",
-            *table(["compared", "FD", "KID"], rows), ""]
+            f"std over {realism['kid_subsets']} random subsets of each set (unbiased: a set against "
+            "itself gives slightly less than 0).", "",
+            *table(["compared", "FD", "KID", "KID subset size"], rows), ""]
 
 
 def memorisation_lines(memorisation: dict, figures_dir: str) -> list[str]:
