@@ -8,4 +8,9 @@
     adherence       Dice between the segmenter's prediction and the map an image was drawn from
     diversity       spread of the samples drawn from one map with different seeds
     figures         worst-adherence cases, closest pairs, nearest-distance histograms
+    inputs          the synthetic set and the real frames, read and checked
+    evaluation      every measure of one set (the parts of evaluation.json)
+    report          report.md, and the quality section of the pipeline's report
+
+The program that uses them: echo_segmentation.evaluate_synthetic.
 """

@@ -31,10 +31,6 @@ from ..inference import predict_images
 from ..model import load_model
 from ..transforms import normalise
 
-LAYER = ("the bottleneck (deepest level) of the real-trained segmentation network, averaged over "
-         "space")
-
-
 def bottleneck_of(network: torch.nn.Module) -> torch.nn.Module:
     """The deepest block of a MONAI UNet or DynUNet."""
     if isinstance(network, DynUNet):
