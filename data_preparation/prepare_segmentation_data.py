@@ -34,16 +34,17 @@ import numpy as np
 from tqdm import tqdm
 
 from echo_from_noise.cli import parse_config, run_program, save_config
-from echo_from_noise.contract import (CAMUS_CLASSES, SECTOR_CLASSES, SPACING_FILE, SPLITS, VIEWS,
-                                      image_label_folders, image_label_paths, sample_folders,
-                                      sector_to_camus, stem_parts)
+from echo_from_noise.contract import (CAMUS_CLASSES, DATASET_CONFIG_FILE, SECTOR_CLASSES,
+                                      SPACING_FILE, SPLITS, VIEWS, image_label_folders,
+                                      image_label_paths, sample_folders, sector_to_camus,
+                                      stem_parts)
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import (atomic_path, check_writable, list_pngs, read_json,
                                    read_labelled_image, require_folder, write_png)
 from echo_from_noise.resize import resize_image, resize_labels
 from echo_from_noise.staging import check_all_inputs, staged_folder
 
-CONFIG_FILE = "dataset_config.json"
+CONFIG_FILE = DATASET_CONFIG_FILE
 SOURCE_SPLITS = ("training", "validation")  # from --source; testing is always real
 
 

@@ -129,6 +129,7 @@ SAMPLE_LABELS_FOLDER = "labels"  # step 3: the sector map each sample was drawn 
 SAMPLE_LABELS_VISIBLE_FOLDER = "labels_visible"  # step 3: that map in colour
 SAMPLE_COMBINED_FOLDER = "combined"  # step 3: real | synthetic | overlay | contours
 SPACING_FILE = "spacing.json"  # steps 1, 4: stem -> [row_mm, col_mm]
+DATASET_CONFIG_FILE = "dataset_config.json"  # step 4: how a data set was made ("source": real|synthetic)
 
 
 def image_label_folders(dataset: str | Path, split: str) -> tuple[Path, Path]:

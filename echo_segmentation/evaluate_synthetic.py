@@ -42,9 +42,10 @@ from pathlib import Path
 
 from echo_from_noise.cli import (parse_config, prefixed_options, require_at_least, run_program,
                                  save_config)
-from echo_from_noise.contract import VIEWS
+from echo_from_noise.contract import DATASET_CONFIG_FILE, VIEWS
 from echo_from_noise.device import pick_device
-from echo_from_noise.files import atomic_path, check_writable
+from echo_from_noise.errors import UserError
+from echo_from_noise.files import atomic_path, check_writable, read_json
 
 from . import train
 from .config import TrainConfig as SegmentationConfig
@@ -105,6 +106,16 @@ EvaluateConfig = make_dataclass(
 def chosen(config, prefix: str, names: tuple[str, ...]) -> dict:
     """The ``prefix + name`` options that are set, by their program's names."""
     return {n: getattr(config, prefix + n) for n in names if getattr(config, prefix + n) is not None}
+
+
+def check_trained_on_real(segmenter: FeatureNetwork) -> None:
+    """Refuse a segmenter whose training data set says it was made of synthetic images (its
+    step-4 dataset_config.json): adherence and features must come from real images."""
+    made = Path(segmenter.config.data_dir) / DATASET_CONFIG_FILE
+    if made.is_file() and read_json(made).get("source") == "synthetic":
+        raise UserError(f"{segmenter.checkpoint_path}: trained on synthetic images "
+                        f"({segmenter.config.data_dir}); --segmenter needs a network trained on "
+                        "real frames (e.g. the real_all_views data set)")
 
 
 def segmenter_config(config, networks: Path) -> SegmentationConfig | None:
@@ -168,7 +179,7 @@ def run(config) -> None:
     views = sorted(set(synthetic.views))
     training, testing = (read_real(config.extract_dir, s, views) for s in ("training", "testing"))
     if config.segmenter:
-        FeatureNetwork.load(config.segmenter, device)  # refuses other kinds of checkpoint
+        check_trained_on_real(FeatureNetwork.load(config.segmenter, device))
     networks, figures = Path(config.out_dir) / "networks", Path(config.out_dir) / "figures"
     segmenter_training = segmenter_config(config, networks)
     classifiers = view_configs(config, networks, {v.split("_")[0] for v in views})

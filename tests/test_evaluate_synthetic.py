@@ -13,6 +13,7 @@ import pytest
 from echo_from_noise.contract import VIEWS, camus_to_sector
 from echo_from_noise.files import list_pngs, read_png, write_png
 from echo_segmentation.evaluate_synthetic import main as evaluate_main
+from echo_segmentation.model import read_checkpoint, save_checkpoint
 from tests.conftest import assert_help_lists, expect_user_error
 
 FAST = ["--view-epochs", "1", "--view-image-size", "32", "--view-batch-size", "8",
@@ -183,6 +184,18 @@ def test_bad_input_is_one_line_and_leaves_nothing(small_extract, segmenter, tmp_
     # view classification needs synthetic training and validation images
     expect_user_error(evaluate_main, ["--samples-dir", str(samples), *base], capsys,
                       "no images in the 'training' split")
+    # a segmenter trained on a synthetic data set (its step-4 dataset_config.json says so)
+    made_of_samples = tmp_path / "seg" / "all_views"
+    made_of_samples.mkdir(parents=True)
+    (made_of_samples / "dataset_config.json").write_text(json.dumps({"source": "synthetic"}))
+    checkpoint = read_checkpoint(segmenter)
+    checkpoint["config"]["data_dir"] = str(made_of_samples)
+    synthetic_trained = tmp_path / "synthetic_trained.pt"
+    save_checkpoint(synthetic_trained, **checkpoint)
+    expect_user_error(evaluate_main, ["--samples-dir", str(samples), "--extract-dir",
+                                      str(small_extract), "--out-dir", str(out), "--segmenter",
+                                      str(synthetic_trained)], capsys, "synthetic_trained.pt",
+                      "trained on synthetic images")
     # no samples folder at all
     expect_user_error(evaluate_main, ["--samples-dir", str(tmp_path / "none"), *base], capsys,
                       "none")
