@@ -22,7 +22,7 @@ from echo_segmentation.view_classifier.data import CLASS_NAMES, list_view_images
 from echo_segmentation.view_classifier.metrics import classification_summary
 from echo_segmentation.view_classifier.model import read_view_classifier
 
-from .conftest import assert_help_lists, expect_user_error, kill_when
+from .conftest import assert_help_lists, expect_user_error, kill_when, subprocess_env
 
 TRAIN_MODULE = "echo_segmentation.train_view_classifier"
 TEST_MODULE = "echo_segmentation.test_view_classifier"
@@ -181,7 +181,7 @@ def test_training_writes_a_run_that_classifies_a_separable_set(trained, separabl
 
 @pytest.fixture
 def one_thread():
-    """Compute as the killed program does (subprocess_env: OMP_NUM_THREADS=1), bit for bit."""
+    """Compute as the killed program does (run with OMP_NUM_THREADS=1), bit for bit."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -196,7 +196,11 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(separable, 
     trainer.main([*arguments, "--out-dir", str(whole)])
     # the same command starts the run, and continues it after the kill
     resume = [*arguments, "--out-dir", str(killed), "--resume"]
-    kill_when([sys.executable, "-m", TRAIN_MODULE, *resume], lambda: (killed / "last.pt").exists())
+    # one thread in the killed program too, whatever OMP_NUM_THREADS says (CI sets 2): another
+    # count sums in another order
+    env = {**subprocess_env(), "OMP_NUM_THREADS": "1"}
+    kill_when([sys.executable, "-m", TRAIN_MODULE, *resume], lambda: (killed / "last.pt").exists(),
+              env)
     stopped_at = read_view_classifier(killed / "last.pt")["epoch"]
     assert 1 <= stopped_at < 4
     trainer.main(resume)
