@@ -73,6 +73,11 @@ def augmented_stem(stem: str, k: int) -> str:
     return f"{stem}_{k}"
 
 
+def frame_of_augmented(stem: str) -> str:
+    """The stem of the frame an augmented map was made from (the inverse of ``augmented_stem``)."""
+    return re.sub(r"_\d+$", "", stem)
+
+
 def stem_parts(stem: str) -> dict[str, str]:
     """Split a file stem ``patientNNNN_<VIEW>_<split>[_k]`` into patient, view, phase, split."""
     parts = stem.split("_")

@@ -87,6 +87,10 @@ def test_copies_of_the_training_frames_are_flagged_as_memorised(copies):
             assert row["nearest_training_by_features"] == row["nearest_training_by_ssim"] == original
             assert row["memorised_by_features"] == row["memorised_by_ssim"] == "1"
     assert memo["features"]["count"] == sum(int(r["memorised_by_features"]) for r in rows.values())
+    # the copies of training frames (32 of 48) find the frame their map was made from
+    own = memo["own_frame"]
+    assert own["images"] == 32 and own["by_features"] == own["by_ssim"] == 1.0
+    assert own["chance"] == pytest.approx(1 / 4)  # 4 training frames per view
     closest = memo["closest"][0]
     assert closest["ssim"] == pytest.approx(1.0, abs=1e-6) and closest["feature_distance"] < 1e-6
     assert closest["synthetic"].startswith(closest["training"])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from echo_from_noise.contract import frame_of_augmented
 from echo_from_noise.files import atomic_path
 
 from ..metrics import STRUCTURES, dice_scores
@@ -136,6 +137,20 @@ class Evaluation:
             result["ssim_index"][q], result["ssim"][q] = r[index], ssim
         return result
 
+    def own_frame(self, nearest: dict[str, np.ndarray]) -> dict:
+        """How often a synthetic image's nearest training frame is the frame its map was drawn
+        from (the copy a mask-conditioned model would make), against chance: one frame among the
+        view's training frames."""
+        s, t = self.synthetic, self.training
+        frames = [frame_of_augmented(m) for m in s.maps]
+        mine = np.array([i for i, f in enumerate(frames) if f in set(t.names)], dtype=int)
+        if not len(mine):
+            return {"images": 0, "by_features": None, "by_ssim": None, "chance": None}
+        hits = {key: float(np.mean([t.names[nearest[index][i]] == frames[i] for i in mine]))
+                for key, index in (("by_features", "feature_index"), ("by_ssim", "ssim_index"))}
+        chance = float(np.mean([1 / len(t.of_view(s.views[i])) for i in mine]))
+        return {"images": int(len(mine)), **hits, "chance": chance}
+
     def memorisation(self) -> dict:
         s, t, c = self.synthetic, self.training, self.config
         synthetic = self.nearest(s, self.features["synthetic"])
@@ -165,6 +180,7 @@ class Evaluation:
                                            f"SSIM with the most similar real training frame "
                                            f"({c.ssim_size} px)")
         return {"ssim_size": c.ssim_size, "features": by_features, "ssim": by_ssim,
+                "own_frame": self.own_frame(synthetic),
                 "closest": [{"synthetic": s.names[i], "training": t.names[synthetic["ssim_index"][i]],
                              "ssim": float(synthetic["ssim"][i]),
                              "feature_distance": float(synthetic["feature_distance"][i])}

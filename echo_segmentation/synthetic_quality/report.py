@@ -62,12 +62,17 @@ def memorisation_lines(memorisation: dict, figures_dir: str) -> list[str]:
         rows.append([f"{title} ({closer} = closer)", number(m["median_synthetic"]),
                      number(m["median_test"]), number(m["threshold"]),
                      f"{100 * m['fraction']:.1f} % ({m['count']} of {m['num_synthetic']})"])
+    own = memorisation["own_frame"]
+    own_line = ([f"The nearest training frame is the very frame the image's map was drawn from for "
+                 f"{100 * own['by_features']:.1f} % (features) and {100 * own['by_ssim']:.1f} % "
+                 f"(SSIM) of the {own['images']} images of training maps; chance: "
+                 f"{100 * own['chance']:.1f} %.", ""] if own["images"] else [])
     return ["## Memorisation", "",
             "Each synthetic image against its nearest real training image of the same view, beside "
             "each real test image against its nearest real training image. Flagged: synthetic "
             "images closer to a training image than any real test image is.", "",
             *table(["measure", "synthetic: median nearest", "real test: median nearest",
-                    "closest real test", "synthetic flagged"], rows), "",
+                    "closest real test", "synthetic flagged"], rows), "", *own_line,
             f"![closest pairs]({figures_dir}/memorisation_closest.png)", "",
             f"![nearest distances]({figures_dir}/nearest_features.png) "
             f"![nearest SSIM]({figures_dir}/nearest_ssim.png)", ""]

@@ -13,13 +13,12 @@ file stem. The real image it was made from, when the layout tells (LABELS/<VIEW>
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
+from echo_from_noise.contract import SPLITS, VIEWS, frame_of_augmented, stem_parts
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_png
 
@@ -53,7 +52,7 @@ def _item(path: Path) -> MapItem:
         return MapItem(path.stem, view if view in VIEWS else "", path, None)
     root, view, augmented = place
     split = path.parent.name
-    real_stem = re.sub(r"_\d+$", "", path.stem) if augmented else path.stem
+    real_stem = frame_of_augmented(path.stem) if augmented else path.stem
     real = root / view / "images" / split / f"{real_stem}.png"
     return MapItem(path.stem, view, path, real if real.is_file() else None)
 
