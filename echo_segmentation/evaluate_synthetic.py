@@ -51,6 +51,7 @@ from . import train
 from .config import TrainConfig as SegmentationConfig
 from .config import resolve_preset
 from .data import list_pairs
+from .statistics import nan_to_none
 from .synthetic_quality import evaluation
 from .synthetic_quality.features import FeatureNetwork
 from .synthetic_quality.inputs import read_real, read_synthetic
@@ -204,7 +205,7 @@ def run(config) -> None:
         "view_classification": view_classifiers(classifiers, config, figures, device),
     }
     measures.write_rows(out / "synthetic_images.csv")
-    result = evaluation.nan_to_none(result)  # undefined values (too few images) -> null, "n/a"
+    result = nan_to_none(result)  # undefined values (too few images) -> null, "n/a"
     with atomic_path(out / "evaluation.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     with atomic_path(out / "report.md") as tmp:

@@ -7,6 +7,7 @@ are left out of means and counts.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -14,6 +15,16 @@ import numpy as np
 from .metrics import METRICS, STRUCTURES, metric_column
 
 COLUMNS = [metric_column(m, s) for m in METRICS for s in STRUCTURES]
+
+
+def nan_to_none(value):
+    """``value`` with every NaN float, however deeply nested in dicts and lists, as None (JSON null:
+    an undefined number)."""
+    if isinstance(value, dict):
+        return {k: nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nan_to_none(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def groups_of(rows: list[dict]) -> dict[str, list[dict]]:

@@ -37,7 +37,7 @@ from .inference import predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
 from .model import load_model, read_checkpoint, stop_note
 from .report import render_report
-from .statistics import COLUMNS, summarise
+from .statistics import COLUMNS, nan_to_none, summarise
 
 ID_COLUMNS = ["stem", "patient", "view", "phase"]
 
@@ -105,12 +105,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()}
                          for r in rows)
-
-
-def nan_to_none(value):
-    if isinstance(value, dict):
-        return {k: nan_to_none(v) for k, v in value.items()}
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def run(config: TestConfig) -> None:

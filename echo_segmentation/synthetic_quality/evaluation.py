@@ -31,14 +31,6 @@ from .standardisation import Standardisation
 MEAN = "mean"
 
 
-def nan_to_none(value):
-    if isinstance(value, dict):
-        return {k: nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [nan_to_none(v) for v in value]
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
 def dice_summary(dice: np.ndarray, images: ImageSet, resamples: int, seed: int) -> dict:
     """Mean ± std [patient-bootstrap CI] of Dice per structure and their mean, overall and per
     view."""
@@ -208,13 +200,11 @@ class Evaluation:
                           self.features["synthetic"], groups, self.scale),
                       "one_minus_ssim": diversity.within_map_ssim(s.images, groups, c.ssim_size)}
         first = np.array([i for i, (n, m) in enumerate(zip(s.names, s.maps)) if n == m], dtype=int)
-        firsts = ImageSet([s.names[i] for i in first], [s.views[i] for i in first],
-                          [s.patients[i] for i in first], [s.images[i] for i in first],
-                          [s.labels[i] for i in first])
         return {"maps_with_several_images": len(groups),
                 "images_per_map": round(len(s) / max(1, len(set(zip(s.views, s.maps)))), 3),
                 "synthetic_within_map": within,
-                "synthetic_between_maps": self.between(firsts, self.features["synthetic"][first]),
+                "synthetic_between_maps": self.between(s.subset(first),
+                                                       self.features["synthetic"][first]),
                 "real_between_images": self.between(self.testing, self.features["testing"])}
 
 

@@ -39,6 +39,11 @@ class ImageSet:
         """Indices of the images of one view."""
         return np.array([i for i, v in enumerate(self.views) if v == view], dtype=int)
 
+    def subset(self, index: np.ndarray) -> "ImageSet":
+        """The images at ``index``, in that order."""
+        return ImageSet(*([values[i] for i in index] for values in
+                          (self.names, self.views, self.patients, self.images, self.labels)))
+
     @property
     def maps(self) -> list[str]:
         """The label map each image was generated from (its own name for a real image)."""
