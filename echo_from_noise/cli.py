@@ -144,9 +144,16 @@ def option_arguments(name: str, value: Any) -> list[str]:
     return [flag, str(value)]
 
 
+def prefixed_values(config: Any, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """{name: value} of each option ``prefix + name`` of ``config`` that is set (not None)."""
+    return {name: getattr(config, prefix + name) for name in names
+            if getattr(config, prefix + name) is not None}
+
+
 def prefixed_arguments(config: Any, prefix: str, names: tuple[str, ...]) -> list[str]:
     """The command line passing each option ``prefix + name`` of ``config`` that is set on as ``--name``."""
-    return [arg for name in names for arg in option_arguments(name, getattr(config, prefix + name))]
+    return [arg for name, value in prefixed_values(config, prefix, names).items()
+            for arg in option_arguments(name, value)]
 
 
 def with_defaults(cls: type[T], **defaults: Any) -> type[T]:

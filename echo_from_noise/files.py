@@ -7,13 +7,14 @@ Every read checks what it got and raises ``UserError`` naming the file and the p
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import struct
 import uuid
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -130,6 +131,20 @@ def read_labelled_image(image_path: str | Path, label_path: str | Path, num_clas
         raise UserError(f"{label_path}: size {labels.shape} differs from the image "
                         f"{image_path} {image.shape}")
     return image, labels
+
+
+def write_csv(path: str | Path, fields: list[str], rows: Iterable[dict],
+              digits: int | None = None) -> None:
+    """Rows (dicts with the keys ``fields``) as a CSV file with a header, written atomically;
+    with ``digits``, floats are written with that many significant digits."""
+    def shown(row: dict) -> dict:
+        return {k: (f"{v:.{digits}g}" if digits and isinstance(v, float) else v)
+                for k, v in row.items()}
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(shown(row) for row in rows)
 
 
 def read_json(path: str | Path) -> Any:

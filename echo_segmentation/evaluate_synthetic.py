@@ -40,14 +40,14 @@ import json
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 
-from echo_from_noise.cli import (parse_config, prefixed_options, require_at_least, run_program,
-                                 save_config)
+from echo_from_noise.cli import (parse_config, prefixed_options, prefixed_values,
+                                 require_at_least, run_program, save_config)
 from echo_from_noise.contract import DATASET_CONFIG_FILE, VIEWS
 from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, read_json
 
-from . import train
+from . import train, train_view_classifier
 from .config import TrainConfig as SegmentationConfig
 from .config import resolve_preset
 from .data import list_pairs
@@ -56,6 +56,7 @@ from .synthetic_quality import evaluation
 from .synthetic_quality.features import FeatureNetwork
 from .synthetic_quality.inputs import read_real, read_synthetic
 from .synthetic_quality.report import render_report
+from .test_view_classifier import confusion_figure, evaluate_views
 from .view_classifier.config import ViewTrainConfig, check_batches, check_config
 from .view_classifier.data import list_view_images
 
@@ -104,11 +105,6 @@ EvaluateConfig = make_dataclass(
     bases=(EvaluateOwnConfig,), namespace={"__module__": __name__})
 
 
-def chosen(config, prefix: str, names: tuple[str, ...]) -> dict:
-    """The ``prefix + name`` options that are set, by their program's names."""
-    return {n: getattr(config, prefix + n) for n in names if getattr(config, prefix + n) is not None}
-
-
 def check_trained_on_real(segmenter: FeatureNetwork) -> None:
     """Refuse a segmenter whose training data set says it was made of synthetic images (its
     step-4 dataset_config.json): adherence and features must come from real images."""
@@ -125,7 +121,7 @@ def segmenter_config(config, networks: Path) -> SegmentationConfig | None:
         return None
     train_config = resolve_preset(SegmentationConfig(
         data_dir=config.extract_dir, out_dir=str(networks / "segmenter"), resume=True,
-        seed=config.seed, device=config.device, **chosen(config, "seg_", SEGMENTER_OPTIONS)))
+        seed=config.seed, device=config.device, **prefixed_values(config, "seg_", SEGMENTER_OPTIONS)))
     for split in ("training", "validation"):
         list_pairs(train_config.data_dir, split)
     return train_config
@@ -141,7 +137,7 @@ def view_configs(config, networks: Path, chambers: set[str]) -> dict[str, ViewTr
     for name, data_dir in (("synthetic", config.samples_dir), ("real", config.extract_dir)):
         configs[name] = ViewTrainConfig(data_dir=data_dir, out_dir=str(networks / f"views_{name}"),
                                         resume=True, seed=config.seed, device=config.device,
-                                        **chosen(config, "view_", VIEW_OPTIONS))
+                                        **prefixed_values(config, "view_", VIEW_OPTIONS))
         check_config(configs[name])
         training = list_view_images(data_dir, "training", configs[name].classes)
         check_batches(configs[name], len(training))
@@ -156,8 +152,6 @@ def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures:
     test frames (accuracies and confusion matrices; the per-image rows are left out)."""
     if isinstance(configs, str):
         return {"skipped": configs}
-    from . import train_view_classifier
-    from .test_view_classifier import confusion_figure, evaluate_views
     results = {}
     for name, view_config in configs.items():
         train_view_classifier.run(view_config)

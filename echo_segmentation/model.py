@@ -70,6 +70,19 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
+def newest_state(path: str | Path, checkpoint: dict[str, Any], read=None) -> dict[str, Any]:
+    """The run's newest training state: last.pt beside the checkpoint at ``path`` when that is
+    another readable file, else ``checkpoint`` (``read`` loads a checkpoint of the program that
+    wrote it; default: this one's)."""
+    last = Path(path).with_name("last.pt")
+    if last.is_file() and last.resolve() != Path(path).resolve():
+        try:
+            return (read or read_checkpoint)(last)
+        except UserError:
+            pass
+    return checkpoint
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu"
                ) -> tuple[torch.nn.Module, TrainConfig, dict[str, Any]]:
     """The trained network (eval mode), its configuration and the whole checkpoint."""

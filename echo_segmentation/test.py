@@ -15,7 +15,6 @@ predictions resized back (nearest), so metrics are computed at the size of the g
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -28,14 +27,13 @@ from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least,
                                  save_config)
 from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
 from echo_from_noise.device import pick_device
-from echo_from_noise.errors import UserError
-from echo_from_noise.files import atomic_path, check_writable, write_png
+from echo_from_noise.files import atomic_path, check_writable, write_csv, write_png
 
 from .data import list_pairs, read_pair, read_spacing
 from .figures import case_grid, dice_boxplot
 from .inference import predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
-from .model import load_model, read_checkpoint, stop_note
+from .model import load_model, newest_state, stop_note
 from .report import render_report
 from .statistics import COLUMNS, nan_to_none, summarise
 
@@ -87,24 +85,11 @@ def spacing_for(stems: list[str], data_dir: str) -> dict[str, list[float]] | Non
 def training_length(path: str, checkpoint: dict) -> dict:
     """Epochs of the whole run (from last.pt beside the checkpoint when present), its planned
     epochs, and a note when a safety limit or a kill ended it early."""
-    last = Path(path).with_name("last.pt")
-    if last.is_file() and last.resolve() != Path(path).resolve():
-        try:
-            checkpoint = read_checkpoint(last)
-        except UserError:
-            pass
+    checkpoint = newest_state(path, checkpoint)
     epochs = checkpoint["config"]["epochs"]
     return {"epochs_trained": checkpoint["epoch"], "epochs_planned": epochs,
             "stopped_early": stop_note(checkpoint["epoch"], epochs, checkpoint.get("stopped_by")),
             "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2)}
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ID_COLUMNS + COLUMNS)
-        writer.writeheader()
-        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()}
-                         for r in rows)
 
 
 def run(config: TestConfig) -> None:
@@ -133,7 +118,7 @@ def run(config: TestConfig) -> None:
                      **image_metrics(pred, truth, spacing[stem] if spacing else None)})
         if config.save_predictions:
             write_png(out / "predictions" / f"{stem}.png", pred)
-    write_csv(out / "metrics.csv", rows)
+    write_csv(out / "metrics.csv", ID_COLUMNS + COLUMNS, rows, digits=6)
 
     summary = {
         "name": out.name, "checkpoint": str(config.checkpoint), "data_dir": str(config.data_dir),

@@ -11,7 +11,6 @@ class, the training run), confusion_matrix.png and config.json.
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,10 @@ from echo_from_noise.cli import (parse_config, require_at_least, run_program,  #
                                  save_config)
 from echo_from_noise.contract import SPLITS  # noqa: E402
 from echo_from_noise.device import pick_device  # noqa: E402
-from echo_from_noise.errors import UserError  # noqa: E402
-from echo_from_noise.files import atomic_path, check_writable  # noqa: E402
+from echo_from_noise.files import atomic_path, check_writable, write_csv  # noqa: E402
 
 from .figures import save_figure  # noqa: E402
+from .model import newest_state  # noqa: E402
 from .view_classifier.data import list_view_images, load_images  # noqa: E402
 from .view_classifier.metrics import classification_summary  # noqa: E402
 from .view_classifier.model import (load_view_classifier, predict_logits,  # noqa: E402
@@ -63,12 +62,7 @@ def probability_column(name: str) -> str:
 def training_facts(path: str | Path, checkpoint: dict) -> dict:
     """The run behind the checkpoint; epochs trained from last.pt beside it when present."""
     config = checkpoint["config"]
-    last, trained = Path(path).with_name("last.pt"), checkpoint["epoch"]
-    if last.is_file() and last.resolve() != Path(path).resolve():
-        try:
-            trained = read_view_classifier(last)["epoch"]
-        except UserError:
-            pass
+    trained = newest_state(path, checkpoint, read_view_classifier)["epoch"]
     return {"epochs_trained": trained, "epochs_planned": config["epochs"],
             "network": config["network"], "data_dir": config["data_dir"],
             "classes": config["classes"], "image_size": config["image_size"],
@@ -98,15 +92,6 @@ def evaluate_views(checkpoint_path: str | Path, data_dir: str | Path, split: str
                **classification_summary(rows, classes, bootstrap, seed),
                "training": training_facts(checkpoint_path, checkpoint)}
     return {**summary, "rows": rows}
-
-
-def write_csv(path: Path, rows: list[dict], classes: list[str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ID_COLUMNS + [probability_column(c)
-                                                                  for c in classes])
-        writer.writeheader()
-        writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()}
-                         for r in rows)
 
 
 def confusion_figure(matrix, classes: list[str], path: str | Path, title: str = "") -> None:
@@ -139,7 +124,8 @@ def run(config: ViewTestConfig) -> None:
                             config.bootstrap, config.seed, config.batch_size)
     out = check_writable(config.out_dir)
     rows = result.pop("rows")
-    write_csv(out / "metrics.csv", rows, result["classes"])
+    write_csv(out / "metrics.csv", ID_COLUMNS + [probability_column(c) for c in result["classes"]],
+              rows, digits=6)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     accuracy, balanced = result["accuracy"], result["balanced_accuracy"]

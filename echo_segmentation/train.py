@@ -11,7 +11,6 @@ Killed at any time, the same command with --resume continues after the last fini
 """
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from echo_from_noise.cli import (config_from_dict, config_to_dict, parse_config,
                                  save_config)
 from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
-from echo_from_noise.files import atomic_path, check_writable, remove_temporaries
+from echo_from_noise.files import check_writable, remove_temporaries, write_csv
 
 from .config import RESUMABLE_CHANGES, TrainConfig, resolve_preset
 from .data import list_pairs, load_resized
@@ -186,10 +185,7 @@ def record_epoch(state: dict, epoch: int, lr: float, loss: float, dice: np.ndarr
 
 
 def write_log(out: Path, history: list[dict], fields: list[str] = LOG_FIELDS) -> None:
-    with atomic_path(out / "log.csv") as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
+    write_csv(out / "log.csv", fields, history)
 
 
 def tensorboard_writer(out: Path, start_epoch: int):
@@ -200,14 +196,19 @@ def tensorboard_writer(out: Path, start_epoch: int):
     return SummaryWriter(str(out / "tensorboard"), purge_step=start_epoch + 1)
 
 
-def save_epoch(out: Path, content: dict, row: dict, writer) -> None:
-    """best.pt if the epoch improved, last.pt, log.csv and TensorBoard."""
+SCALARS = ("lr", "train_loss", "val_dice_mean", *(f"val_dice_{s}" for s in STRUCTURES))
+
+
+def save_epoch(out: Path, content: dict, row: dict, writer, save=save_checkpoint,
+               fields: list[str] = LOG_FIELDS, scalars: tuple[str, ...] = SCALARS) -> None:
+    """best.pt if the epoch improved, last.pt, log.csv and TensorBoard (``save`` writes a
+    checkpoint of this program; the view classifier passes its own, with its log columns)."""
     if row["best"]:
-        save_checkpoint(out / "best.pt", **content)
-    save_checkpoint(out / "last.pt", **content)
-    write_log(out, content["history"])
+        save(out / "best.pt", **content)
+    save(out / "last.pt", **content)
+    write_log(out, content["history"], fields)
     if writer:
-        for key in ("lr", "train_loss", "val_dice_mean", *(f"val_dice_{s}" for s in STRUCTURES)):
+        for key in scalars:
             writer.add_scalar(key, row[key], row["epoch"])
         writer.flush()
 

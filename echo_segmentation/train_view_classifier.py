@@ -28,8 +28,8 @@ from echo_from_noise.cli import parse_config, run_program, save_config
 from echo_from_noise.device import pick_device
 from echo_from_noise.files import check_writable, remove_temporaries
 
-from .train import (checkpoint_content, cosine_lr, epoch_loader, resumed_state, set_learning_rate,
-                    tensorboard_writer, train_epoch, write_log)
+from .train import (checkpoint_content, cosine_lr, epoch_loader, resumed_state, save_epoch,
+                    set_learning_rate, tensorboard_writer, train_epoch)
 from .transforms import intensity_statistics
 from .view_classifier.config import (GAMMA_RANGE, RESUMABLE_CHANGES, ROTATE_DEG, ZOOM_RANGE,
                                      ViewTrainConfig, check_batches, check_config)
@@ -40,6 +40,7 @@ from .view_classifier.model import (build_classifier, predict_logits, read_view_
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy",
               "epoch_s", "elapsed_s", "best"]
+SCALARS = ("lr", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy")
 
 
 @dataclass
@@ -131,18 +132,6 @@ def record_epoch(state: dict, epoch: int, lr: float, train_loss: float,
     return row
 
 
-def save_epoch(out: Path, content: dict, row: dict, writer) -> None:
-    """best.pt if the epoch improved, last.pt, log.csv and TensorBoard."""
-    if row["best"]:
-        save_view_classifier(out / "best.pt", **content)
-    save_view_classifier(out / "last.pt", **content)
-    write_log(out, content["history"], LOG_FIELDS)
-    if writer:
-        for key in ("lr", "train_loss", "val_loss", "val_accuracy", "val_balanced_accuracy"):
-            writer.add_scalar(key, row[key], row["epoch"])
-        writer.flush()
-
-
 def train_epochs(config: ViewTrainConfig, out: Path, data: ViewData, network, optimizer,
                  state: dict, device: torch.device) -> None:
     """Train from the state's epoch up to --epochs, each epoch validated, checkpointed, logged."""
@@ -162,7 +151,7 @@ def train_epochs(config: ViewTrainConfig, out: Path, data: ViewData, network, op
         row = record_epoch(state, epoch, lr, train_loss, scores, epoch_s)
         content = {**checkpoint_content(config, data.normalisation, network, optimizer, state),
                    "classes": list(CLASS_NAMES[config.classes])}
-        save_epoch(out, content, row, writer)
+        save_epoch(out, content, row, writer, save_view_classifier, LOG_FIELDS, SCALARS)
         print(f"epoch {epoch + 1}: loss {train_loss:.4f}, validation loss {scores[0]:.4f}, "
               f"accuracy {scores[1]:.4f}, balanced accuracy {scores[2]:.4f}"
               + (" *best*" if row["best"] else "") + f", {epoch_s:.1f} s")

@@ -23,7 +23,6 @@ on the real training frames (NFE 0). Example (docs/sampling.md has the full stud
 """
 from __future__ import annotations
 
-import csv
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ if __package__ in (None, ""):  # run as a file: python scripts/study_nfe.py
 from echo_from_noise.cli import option_arguments, parse_config, run_program, save_config
 from echo_from_noise.contract import VIEWS
 from echo_from_noise.errors import UserError
-from echo_from_noise.files import atomic_path, check_writable, read_json
+from echo_from_noise.files import atomic_path, check_writable, read_json, write_csv
 from echo_segmentation.config import PRESETS as SEG_PRESETS
 from semantic_diffusion_model.diffusion.preconditioning import FORMULATIONS
 from semantic_diffusion_model.samplers.registry import SAMPLER_NAMES, SAMPLERS
@@ -163,13 +162,6 @@ def result_row(run: dict, out: Path, views: tuple[str, ...]) -> dict:
     return row
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_markdown(rows: list[dict], c: StudyConfig, path: Path) -> None:
     lines = ["# Dice versus NFE", "",
              f"Segmentation harness `{c.seg_preset}`, {c.seg_epochs} epochs for every row, views "
@@ -263,7 +255,7 @@ def study(c: StudyConfig) -> None:
             print("dry run: nothing was run or written")
             return
     rows = [result_row(run, out, c.views) for run in runs]
-    write_csv(rows, out / "nfe_study.csv")
+    write_csv(out / "nfe_study.csv", list(rows[0]), rows)
     write_markdown(rows, c, out / "nfe_study.md")
     write_figure(rows, out / "nfe_study.png")
     print(f"study: {out / 'nfe_study.csv'}, {out / 'nfe_study.md'}, {out / 'nfe_study.png'}")

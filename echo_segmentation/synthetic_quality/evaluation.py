@@ -8,7 +8,6 @@ frames of the view it searches.
 """
 from __future__ import annotations
 
-import csv
 import math
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from echo_from_noise.contract import frame_of_augmented
-from echo_from_noise.files import atomic_path
+from echo_from_noise.files import write_csv
 
 from ..metrics import STRUCTURES, dice_scores
 from ..statistics import describe
@@ -53,12 +52,8 @@ class Evaluation:
 
     def write_rows(self, path: Path) -> None:
         """The per-image columns gathered so far, as CSV (written atomically)."""
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(self.columns)
-            writer.writerows(zip(*(
-                [f"{v:.6g}" if isinstance(v, float) else v for v in values]
-                for values in self.columns.values())))
+        rows = [dict(zip(self.columns, values)) for values in zip(*self.columns.values())]
+        write_csv(path, list(self.columns), rows, digits=6)
 
     # --- features, standardised by the real training frames -------------------------------------
     @cached_property
