@@ -12,12 +12,40 @@ SHARED_CAMUS = (REPO.parent / "shared" / "camus_224").resolve()
 VENV_BIN = Path(sys.executable).parent
 
 
+REAL_DATA_REASON = (f"needs real CAMUS anatomy: {SHARED_CAMUS} is absent (a fresh clone); CI has "
+                    "it beside the clone")
+
+
+def has_real_camus() -> bool:
+    return SHARED_CAMUS.is_dir()
+
+
 @pytest.fixture(scope="session")
-def camus_dir() -> Path:
-    """The real CAMUS folder beside the clone (../shared/camus_224); CI always has it."""
-    if not SHARED_CAMUS.is_dir():
-        pytest.fail(f"real CAMUS data not found at {SHARED_CAMUS}")
+def camus_dir(tmp_path_factory) -> Path:
+    """A CAMUS folder in the official NIfTI layout: the real one beside the clone
+    (../shared/camus_224, always there in CI), or on a fresh clone without it the embedded
+    CAMUS-format set of the same size (14 patients at 224 px, split 10/2/2, seed 0), so that every
+    test that needs CAMUS files but not real anatomy runs everywhere."""
+    if has_real_camus():
+        return SHARED_CAMUS
+    from embedded_camus.generate import make_synthetic_camus
+
+    return make_synthetic_camus(tmp_path_factory.mktemp("embedded_camus_224"), num_patients=14,
+                                seed=0, size=224)
+
+
+@pytest.fixture(scope="session")
+def real_camus_dir() -> Path:
+    """../shared/camus_224 itself, for the few tests about real anatomy; skipped without it."""
+    if not has_real_camus():
+        pytest.skip(REAL_DATA_REASON)
     return SHARED_CAMUS
+
+
+def split_of_patients(camus: Path) -> dict[str, str]:
+    """patientNNNN -> its split, from the folder's database_split lists."""
+    return {name: split for split in ("training", "validation", "testing")
+            for name in (camus / "database_split" / f"subgroup_{split}.txt").read_text().split()}
 
 
 @pytest.fixture(scope="session")

@@ -51,9 +51,9 @@ def test_layout_and_split_files_match_the_official_release(synthetic_camus_dir):
     assert (saved["num_patients"], saved["seed"], saved["size"]) == (6, 0, 64)
 
 
-def test_orientation_matches_camus(synthetic_camus_dir, camus_dir):
+def test_orientation_matches_camus(synthetic_camus_dir, real_camus_dir):
     """Stored like camus_224: axis 0 across the sector, apex on the left (axis 1 is depth)."""
-    real = load(camus_dir / "database_nifti/patient0001/patient0001_2CH_ED.nii.gz")
+    real = load(real_camus_dir / "database_nifti/patient0001/patient0001_2CH_ED.nii.gz")
     ours = load(synthetic_camus_dir / "database_nifti/patient0001/patient0001_2CH_ED.nii.gz")
     for stored in (real, ours):
         n = stored.shape[0]
