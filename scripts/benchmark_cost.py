@@ -23,16 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 if __package__ in (None, ""):  # run as a file: python scripts/benchmark_cost.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from echo_from_noise.cli import parse_config, run_program
-from echo_from_noise.contract import SECTOR_CLASSES
 from semantic_diffusion_model.autoencoder.config import AutoencoderConfig
 from semantic_diffusion_model.autoencoder.network import GammaVAE
 from semantic_diffusion_model.config import MODEL_PRESETS, ModelConfig
+from semantic_diffusion_model.flops import decoder_gflop, forward_gflop, network_inputs
 from semantic_diffusion_model.network.unet import SPADEUNet
 from scripts.benchmark_timing import median_seconds, write_results
 
@@ -50,12 +49,6 @@ class CostConfig:
     json_out: str = field(default="", metadata={"help": "also write the results to this JSON file"})
 
 
-def gflop(module: torch.nn.Module, *inputs) -> float:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module(*inputs)
-    return counter.get_total_flops() / 1e9
-
-
 def network(name: str, size: int) -> tuple[SPADEUNet, GammaVAE | None]:
     """The diffusion network of a row (at the side it diffuses) and its decoder's autoencoder."""
     if name == "sdm":
@@ -71,12 +64,10 @@ def network(name: str, size: int) -> tuple[SPADEUNet, GammaVAE | None]:
 
 def cost(name: str, c: CostConfig) -> dict:
     net, autoencoder = network(name, c.image_size)
-    side = autoencoder.config.latent_size if autoencoder is not None else c.image_size
-    x, t = torch.randn(1, 1, side, side), torch.ones(1)
-    y = torch.zeros(1, SECTOR_CLASSES, side, side)
-    y[:, 2] = 1.0  # a map of tissue only: the content does not change the cost
-    per_nfe = gflop(net, x, t, y)
-    decoder = gflop(autoencoder.decode, torch.rand(1, 1, side, side)) if autoencoder else 0.0
+    side = net.config.image_size
+    x, t, y = network_inputs(net.config)
+    per_nfe = forward_gflop(net.config, net)
+    decoder = decoder_gflop(autoencoder) if autoencoder else 0.0
     nfe = 1000 if name == "sdm" else c.nfe
     row = {"model": name, "image_size": c.image_size, "diffused_side": side,
            "parameters_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),

@@ -107,7 +107,7 @@ DIFFUSION_TRAINING = StageOptions("semantic_diffusion_model.train", DiffusionTra
 FORMULATION = StageOptions(DIFFUSION_TRAINING.program, DiffusionTrainConfig, "", ("formulation",))
 SAMPLER = StageOptions("semantic_diffusion_model.sample", SampleConfig, "", (
     "samples_per_map", "sampler", "eta", "dpm_spacing", "discretization", "sigma_min", "sigma_max", "rho", "s_churn",
-    "s_min", "s_max", "s_noise", "guidance_scale"))
+    "heun_euler_below", "heun_max_ratio", "s_min", "s_max", "s_noise", "guidance_scale"))
 SAMPLING = StageOptions(SAMPLER.program, SampleConfig, "sample_", ("steps", "batch_size"))
 SEGMENTATION_TRAINING = StageOptions("echo_segmentation.train", SegmentationTrainConfig, "seg_", (
     "preset", "image_size", "epochs", "max_minutes"))

@@ -1,28 +1,38 @@
-"""Downstream Dice versus sampling cost (NFE): the follow-up paper's central claim, measured.
+"""Downstream Dice versus sampling cost (NFE) and training cost: the follow-up paper's central
+claim, measured.
 
 For each checkpoint, each sampler that fits it (--samplers) and each NFE budget (--nfe), this
 samples every augmented label map of --labels-dir, builds a synthetic segmentation data set
 (step 4), trains the segmentation harness on it for exactly --seg-epochs epochs, and tests it on
 the real test split of --extract-dir. All rows share the maps, the seeds and the training schedule,
-so they differ only in the generator. Outputs (OUT):
+so they differ only in the generator. Give several checkpoints of one run (e.g. steps 150 and 600
+of a run with --lr-schedule constant) to put Dice on the generator's training-compute axis: their
+runs are labelled <folder>_s<step>. Outputs (OUT):
 
-    nfe_study.csv     one row per run: checkpoint, formulation, sampler, steps, NFE, seconds per
-                      image, Dice (%) LV endo / LV epi / LA / mean with 95 % patient-bootstrap CIs
-    nfe_study.md      the same as a Markdown table, with the commands' settings
-    nfe_study.png     Dice versus NFE (log axis), one line per checkpoint and sampler
+    nfe_study.csv      one row per run: checkpoint, formulation, sampler, steps, NFE, training
+                       steps and GFLOP of the generator, GFLOP and seconds per image, Dice (%)
+                       LV endo / LV epi / LA / mean with 95 % patient-bootstrap CIs
+    nfe_study.md       the same as a Markdown table, with the commands' settings
+    nfe_study.png      Dice versus NFE (log axis), one line per checkpoint and sampler
+    nfe_study_cost.png mean Dice versus sampling GFLOP per image and versus training GFLOP
     samples/<run>/  seg_data/<run>/  segmentation/<run>/  results/<run>/   each run's stages
-    study_config.json the configuration;  .stages/   finished stages (re-running resumes)
+    study_config.json  the configuration;  .stages/   finished stages (re-running resumes)
 
-A budget is met by the most steps whose NFE does not exceed it (Heun: NFE = 2 steps - 1, so 10
-gives 5 steps = 9 NFE); the table shows the NFE actually spent. --real-baseline adds a row trained
-on the real training frames (NFE 0). Example (docs/sampling.md has the full study):
+GFLOP are counted by torch.utils.flop_counter (semantic_diffusion_model.flops): training = forward
+and backward of every image the checkpoint saw; per image = NFE network evaluations plus the
+decode of a latent model. A budget is met by the most steps whose NFE, as the sampler spends it on
+that checkpoint, does not exceed it (Heun: 2 steps - 1 at most, less its Euler steps); the table
+shows the NFE actually spent. --real-baseline adds a row trained on the real training frames
+(NFE 0). Example (docs/sampling.md has the full study):
 
     python scripts/study_nfe.py --checkpoints runs/ddpm/checkpoint_0000400.pt \\
-        runs/edm/checkpoint_0000400.pt --samplers ddpm heun --nfe 5 10 20 35 \\
-        --labels-dir runs/study/2_labels --extract-dir runs/study/1_extract --out-dir runs/nfe
+        runs/edm/checkpoint_0000400.pt --samplers ddpm heun euler edm:heun,s_churn=40 \\
+        --nfe 5 10 20 35 --labels-dir runs/study/2_labels --extract-dir runs/study/1_extract \\
+        --out-dir runs/nfe
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +45,11 @@ from echo_from_noise.contract import VIEWS
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, read_json, write_csv
 from echo_segmentation.config import PRESETS as SEG_PRESETS
+from semantic_diffusion_model.autoencoder.checkpoint import load_autoencoder
+from semantic_diffusion_model.config import ModelConfig
 from semantic_diffusion_model.diffusion.preconditioning import FORMULATIONS
+from semantic_diffusion_model.flops import decoder_gflop, forward_gflop, training_gflop_per_image
+from semantic_diffusion_model.samplers import Process, Sampler, SamplerConfig
 from semantic_diffusion_model.samplers.registry import SAMPLER_NAMES, SAMPLERS
 from semantic_diffusion_model.training.checkpoint import configs_of, load_checkpoint
 from scripts.pipeline_report import COLUMNS, dice_rows
@@ -52,7 +66,7 @@ class StudyConfig:
     extract_dir: str = field(default="", metadata={"help": "step-1 folder (extract_camus): the real test split (and training frames of --real-baseline)", "required": True})
     out_dir: str = field(default="", metadata={"help": "folder of every output (see above)", "required": True})
     nfe: tuple[int, ...] = field(default=(5, 10, 20, 35, 50, 100), metadata={"help": "NFE budgets per image"})
-    samplers: tuple[str, ...] = field(default=("ddpm", "heun"), metadata={"help": f"samplers to try ({', '.join(SAMPLER_NAMES)}): each checkpoint uses those that fit its formulation; FORMULATION:SAMPLER (e.g. edm:heun) restricts a sampler to checkpoints of that formulation"})
+    samplers: tuple[str, ...] = field(default=("ddpm", "heun"), metadata={"help": f"samplers to try ({', '.join(SAMPLER_NAMES)}): each checkpoint uses those that fit its formulation; FORMULATION:SAMPLER (e.g. edm:heun) restricts a sampler to checkpoints of that formulation; ,option=value... adds options of the sampling program (e.g. edm:heun,s_churn=40 or heun,heun_euler_below=0,heun_max_ratio=0), named in the run as heun-s_churn40"})
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views sampled, trained on (together) and tested", "choices": VIEWS})
     real_baseline: bool = field(default=True, metadata={"help": "add a row trained on the real training frames"})
     seg_preset: str = field(default="default", metadata={"help": "segmentation harness (echo_segmentation.train --preset)", "choices": tuple(SEG_PRESETS)})
@@ -64,48 +78,141 @@ class StudyConfig:
     report_only: bool = field(default=False, metadata={"help": "run nothing: write the table and figure of the runs finished so far (e.g. while the study still runs)"})
 
 
-def steps_for(sampler: str, budget: int) -> int:
-    """The most steps whose NFE does not exceed ``budget`` (at least 1)."""
-    module, steps = SAMPLERS[sampler], 1
-    while module.nfe(steps + 1) <= budget:
+SETTABLE = {f.name: f for f in dataclasses.fields(SamplerConfig) if f.name not in ("sampler", "steps")}
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """One entry of --samplers: [FORMULATION:]SAMPLER[,option=value...], e.g. edm:heun,s_churn=40
+    (the options are the sampling program's, with underscores)."""
+    formulation: str
+    sampler: str
+    options: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> "SamplerSpec":
+        head, *settings = text.split(",")
+        formulation, _, sampler = head.rpartition(":")
+        if sampler not in SAMPLERS or formulation not in ("", *FORMULATIONS):
+            raise UserError(f"--samplers {text}: expected [FORMULATION:]SAMPLER[,option=value...] "
+                            f"with samplers {', '.join(SAMPLER_NAMES)} and formulations "
+                            f"{', '.join(FORMULATIONS)}")
+        options = []
+        for setting in settings:
+            key, _, value = setting.partition("=")
+            if key not in SETTABLE or not value:
+                raise UserError(f"--samplers {text}: {setting!r} is not option=value with an option "
+                                f"of the sampling program ({', '.join(SETTABLE)})")
+            options.append((key, value))
+        return cls(formulation, sampler, tuple(options))
+
+    @property
+    def tag(self) -> str:
+        """The sampler's name in run names: heun, heun-s_churn40, ..."""
+        return self.sampler + "".join(f"-{k}{v}" for k, v in self.options)
+
+    def config(self) -> SamplerConfig:
+        return SamplerConfig(sampler=self.sampler, **{k: option_value(k, v) for k, v in self.options})
+
+    def arguments(self) -> list[str]:
+        """The options as arguments of semantic_diffusion_model.sample."""
+        out = []
+        for key, value in self.options:
+            flag = key.replace("_", "-")
+            if SETTABLE[key].type == "bool":
+                out.append(f"--{flag}" if option_value(key, value) else f"--no-{flag}")
+            else:
+                out += [f"--{flag}", value]
+        return out
+
+
+def option_value(key: str, text: str):
+    """The value of a sampler option given as text (SamplerConfig's field types are names)."""
+    kind = SETTABLE[key].type
+    if kind == "bool":
+        return text.lower() in ("1", "true", "yes")
+    try:
+        return {"int": int, "float": float}.get(kind, str)(text)
+    except ValueError:
+        raise UserError(f"--samplers: {key}={text} is not a {kind}") from None
+
+
+def steps_for(sampler: str, budget: int, process: Process | None = None,
+              options: SamplerConfig | None = None) -> int:
+    """The most steps whose NFE does not exceed ``budget`` (at least 1); with a checkpoint's
+    ``process``, the NFE the sampler really spends there (heun's Euler steps count once)."""
+    def nfe(steps: int) -> int:
+        if process is None:
+            return SAMPLERS[sampler].nfe(steps)
+        return Sampler(sampler, process, steps, options or SamplerConfig()).nfe
+
+    steps = 1
+    while nfe(steps + 1) <= budget:
         steps += 1
     return steps
 
 
-def checkpoint_facts(paths: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(path, run label, formulation) of each checkpoint, read before anything runs."""
+def checkpoint_facts(paths: tuple[str, ...]) -> list[dict]:
+    """What the study needs of each checkpoint, read before anything runs: path, run label,
+    formulation, process, training step and its cost (training_cost)."""
     facts, labels = [], set()
-    for path in paths:
-        _, diffusion = configs_of(load_checkpoint(path), path)
-        label = Path(path).resolve().parent.name or "model"
+    folders = [Path(path).resolve().parent for path in paths]
+    for path, folder in zip(paths, folders):
+        state = load_checkpoint(path)
+        model, diffusion = configs_of(state, path)
+        label = folder.name or "model"
+        if folders.count(folder) > 1:  # several training lengths of one run
+            label += f"_s{int(state['step'])}"
         while label in labels:
             label += "_"
         labels.add(label)
-        facts.append((path, label, diffusion.formulation))
+        facts.append({"checkpoint": path, "label": label, "formulation": diffusion.formulation,
+                      "process": Process.of(diffusion, model.learn_sigma),
+                      **training_cost(state, model, folder)})
     return facts
+
+
+def training_cost(state: dict, model: ModelConfig, folder: Path) -> dict:
+    """Training steps, images seen, diffusion training GFLOP (forward and backward of every
+    image), and the GFLOP of one network evaluation and of a decode (latent models)."""
+    world = read_json(folder / "config.json").get("world_size", 1) if (folder / "config.json").is_file() else 1
+    images = int(state["step"]) * int(state["config"]["batch_size"]) * int(world)
+    recorded = state.get("autoencoder") or {}
+    decode = 0.0
+    if recorded.get("path") and Path(recorded["path"]).is_file():
+        decode = decoder_gflop(load_autoencoder(recorded["path"]))
+    return {"train_steps": int(state["step"]), "train_images": images,
+            "train_gflop": training_gflop_per_image(model) * images,
+            "gflop_per_nfe": forward_gflop(model), "decode_gflop": decode}
 
 
 def runs_of(c: StudyConfig) -> list[dict]:
     """Every run: the real baseline first, then the (checkpoint, sampler) pairs budget by
     budget, cheapest first, so that an interrupted study has every pair at its low budgets."""
+    specs = [SamplerSpec.parse(text) for text in c.samplers]
     pairs = []
-    for path, label, formulation in checkpoint_facts(c.checkpoints):
-        fitting = [s.split(":")[-1] for s in c.samplers
-                   if s.split(":")[0] in (formulation, s) and formulation in SAMPLERS[s.split(":")[-1]].FORMULATIONS]
+    for fact in checkpoint_facts(c.checkpoints):
+        formulation = fact["formulation"]
+        fitting = [spec for spec in specs if spec.formulation in ("", formulation)
+                   and formulation in SAMPLERS[spec.sampler].FORMULATIONS]
         if not fitting:
-            raise UserError(f"{path}: none of --samplers {' '.join(c.samplers)} fits its "
-                            f"formulation {formulation}")
-        pairs += [(path, label, formulation, sampler) for sampler in fitting]
+            raise UserError(f"{fact['checkpoint']}: none of --samplers {' '.join(c.samplers)} fits "
+                            f"its formulation {formulation}")
+        pairs += [(fact, spec) for spec in fitting]
     runs = [{"name": "real", "checkpoint": "", "label": "real", "formulation": "real",
-             "sampler": "", "steps": 0, "nfe": 0}] if c.real_baseline else []
+             "sampler": "", "sampler_options": [], "steps": 0, "nfe": 0}] if c.real_baseline else []
     for budget in sorted(set(c.nfe)):
-        for path, label, formulation, sampler in pairs:
-            steps = steps_for(sampler, budget)
-            name = f"{label}_{sampler}_nfe{SAMPLERS[sampler].nfe(steps)}"
+        for fact, spec in pairs:
+            options = spec.config()
+            steps = steps_for(spec.sampler, budget, fact["process"], options)
+            nfe = Sampler(spec.sampler, fact["process"], steps, options).nfe
+            name = f"{fact['label']}_{spec.tag}_nfe{nfe}"
             if all(r["name"] != name for r in runs):
-                runs.append({"name": name, "checkpoint": path, "label": label,
-                             "formulation": formulation, "sampler": sampler, "steps": steps,
-                             "nfe": SAMPLERS[sampler].nfe(steps)})
+                cost = {k: v for k, v in fact.items() if k not in ("checkpoint", "label", "formulation", "process")}
+                runs.append({"name": name, "checkpoint": fact["checkpoint"], "label": fact["label"],
+                             "formulation": fact["formulation"], "sampler": spec.tag,
+                             "sampler_options": [spec.sampler, *spec.arguments()], "steps": steps,
+                             "nfe": nfe, **cost})
     return runs
 
 
@@ -116,7 +223,7 @@ def run_stages(stages: StageRunner, c: StudyConfig, run: dict, out: Path) -> Non
         stages.run(f"sample_{name}", PYTHON + [
             "semantic_diffusion_model.sample", "--checkpoint", run["checkpoint"],
             "--maps-dir", c.labels_dir, "--out-dir", str(out / "samples" / name), *views,
-            "--sampler", run["sampler"], "--steps", str(run["steps"]),
+            "--sampler", *run["sampler_options"], "--steps", str(run["steps"]),
             "--batch-size", str(c.sample_batch_size), "--seed", str(c.seed)])
         source = ["--source", "synthetic", "--samples-dir", str(out / "samples" / name)]
     else:
@@ -154,6 +261,10 @@ def result_row(run: dict, out: Path, views: tuple[str, ...]) -> dict:
     seconds = seconds_per_image(out / "samples" / run["name"], views) if run["checkpoint"] else None
     row = {k: run[k] for k in ("name", "label", "checkpoint", "formulation", "sampler", "steps", "nfe")}
     row["seconds_per_image"] = round(seconds, 4) if seconds else ""
+    real = not run["checkpoint"]
+    row["train_steps"] = "" if real else run["train_steps"]
+    row["train_gflop"] = "" if real else round(run["train_gflop"], 1)
+    row["gflop_per_image"] = "" if real else round(run["nfe"] * run["gflop_per_nfe"] + run["decode_gflop"], 2)
     for column, header in zip(COLUMNS, HEADER):
         key = header.replace(" ", "_").lower()
         s = stats[column]
@@ -167,15 +278,19 @@ def write_markdown(rows: list[dict], c: StudyConfig, path: Path) -> None:
              f"Segmentation harness `{c.seg_preset}`, {c.seg_epochs} epochs for every row, views "
              f"{' '.join(c.views)}, seed {c.seed}; Dice (%) on the real test split, mean "
              "[95 % patient-bootstrap CI].", "",
-             "| run | formulation | sampler | NFE | s / image | " + " | ".join(HEADER) + " |",
-             "|---|---|---|---|---|" + "---|" * len(HEADER)]
+             "| run | formulation | sampler | train steps | train GFLOP | NFE | GFLOP / image | "
+             "s / image | " + " | ".join(HEADER) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(HEADER)]
     for r in rows:
         cells = []
         for header in HEADER:
             key = f"dice_{header.replace(' ', '_').lower()}"
             cells.append(f"{r[key]:.1f} [{r[key + '_ci_low']:.1f}, {r[key + '_ci_high']:.1f}]")
+        train = f"{float(r['train_gflop']):,.0f}".replace(",", " ") if r["train_gflop"] != "" else "–"
         lines.append(f"| {r['name']} | {r['formulation']} | {r['sampler'] or '–'} | "
-                     f"{r['nfe'] or '–'} | {r['seconds_per_image'] or '–'} | " + " | ".join(cells) + " |")
+                     f"{r['train_steps'] or '–'} | {train} | {r['nfe'] or '–'} | "
+                     f"{r['gflop_per_image'] or '–'} | {r['seconds_per_image'] or '–'} | "
+                     + " | ".join(cells) + " |")
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
 
@@ -217,19 +332,56 @@ def write_figure(rows: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def check_samplers(samplers: tuple[str, ...]) -> None:
-    for entry in samplers:
-        formulation, _, sampler = entry.rpartition(":")
-        if sampler not in SAMPLERS or formulation not in ("", *FORMULATIONS):
-            raise UserError(f"--samplers {entry}: expected SAMPLER or FORMULATION:SAMPLER with "
-                            f"samplers {', '.join(SAMPLER_NAMES)} and formulations "
-                            f"{', '.join(FORMULATIONS)}")
+def family(label: str) -> str:
+    """A checkpoint label without its training length (edm_s150 -> edm)."""
+    head, _, tail = label.rpartition("_s")
+    return head if head and tail.isdigit() else label
+
+
+def write_cost_figure(rows: list[dict], path: Path) -> None:
+    """Mean Dice against the cost axes: sampling GFLOP per image (one line per checkpoint and
+    sampler) and generator training GFLOP (one line per model, sampler and NFE across the
+    training lengths)."""
+    import matplotlib  # only the figure needs it
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from echo_segmentation.figures import save_figure
+
+    generated = [r for r in rows if r["nfe"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, ax in (((lambda r: (r["label"], r["sampler"])), left),
+                    ((lambda r: (family(r["label"]), r["sampler"], r["nfe"])), right)):
+        for line in dict.fromkeys(map(key, generated)):
+            x_of = (lambda r: r["gflop_per_image"]) if ax is left else (lambda r: r["train_gflop"])
+            points = sorted((x_of(r), r["dice_mean"], r["dice_mean_ci_low"], r["dice_mean_ci_high"])
+                            for r in generated if key(r) == line)
+            if ax is right and len(points) < 2:
+                continue  # one training length: no line to draw
+            x, mean, low, high = map(list, zip(*points))
+            ax.errorbar(x, mean, yerr=[[m - lo for m, lo in zip(mean, low)],
+                                       [hi - m for m, hi in zip(mean, high)]],
+                        marker="o", capsize=3, label=" + ".join(map(str, line)))
+    for r in rows:
+        if not r["nfe"]:
+            for ax in (left, right):
+                ax.axhline(r["dice_mean"], color="grey", linestyle="--", label="real training frames")
+    left.set_xlabel("sampling GFLOP per image")
+    right.set_xlabel("generator training GFLOP (forward and backward of every image)")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_ylabel("mean Dice (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def study(c: StudyConfig) -> None:
     if not c.nfe or min(c.nfe) < 1:
         raise UserError("--nfe needs budgets >= 1")
-    check_samplers(c.samplers)
+    for text in c.samplers:
+        SamplerSpec.parse(text)
     if c.seg_epochs < 1:
         raise UserError(f"--seg-epochs must be >= 1, got {c.seg_epochs}")
     for folder in (c.labels_dir, c.extract_dir):
@@ -258,7 +410,9 @@ def study(c: StudyConfig) -> None:
     write_csv(out / "nfe_study.csv", list(rows[0]), rows)
     write_markdown(rows, c, out / "nfe_study.md")
     write_figure(rows, out / "nfe_study.png")
-    print(f"study: {out / 'nfe_study.csv'}, {out / 'nfe_study.md'}, {out / 'nfe_study.png'}")
+    write_cost_figure(rows, out / "nfe_study_cost.png")
+    print(f"study: {out / 'nfe_study.csv'}, {out / 'nfe_study.md'}, {out / 'nfe_study.png'}, "
+          f"{out / 'nfe_study_cost.png'}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -62,6 +62,7 @@ CONFIG_FILE = "sample_config.json"
 # sampled before these options existed still match)
 ODE_OPTIONS = ("discretization", "sigma_min", "sigma_max", "rho", "s_churn", "s_min", "s_max",
                "s_noise")
+HEUN_OPTIONS = ("heun_euler_below", "heun_max_ratio")  # heun only, recorded since they exist
 SUMMARY_FILE = "summary.json"
 
 
@@ -156,6 +157,8 @@ class Job:
                 "steps": sampler.steps, "eta": c.eta if sampler.name == "ddim" else 0.0,
                 "dpm_spacing": c.dpm_spacing if sampler.name == "dpm-solver++" else "",
                 **({k: getattr(c, k) for k in ODE_OPTIONS} if ode else {}),
+                # heun only: folders sampled before the option existed had no threshold
+                **({k: getattr(c, k) for k in HEUN_OPTIONS} if sampler.name == "heun" else {}),
                 "guidance_scale": self.guidance_scale,
                 "clip_denoised": sampler.options.clip_denoised,
                 **({"autoencoder": self.latent.digest} if self.latent else {}),

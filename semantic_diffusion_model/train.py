@@ -119,6 +119,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
     if state is not None:
         check_compatible(state, path, model_config, diffusion_config)
         check_same_autoencoder(state, path, latent)
+        if "ema_warmup" not in state.get("config", {}):  # begun before EMA warm-up existed
+            config.ema_warmup = False
     total = config.total_steps
     if state is not None and int(state["step"]) >= total:
         if ctx.is_main:
@@ -129,7 +131,7 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                          config.num_workers, progress=ctx.is_main)
     if autoencoder is not None:  # encoded once, kept in memory
         saved = (state or {}).get("autoencoder")
-        data = latent_pairs(data, autoencoder, saved, progress=ctx.is_main)
+        data = latent_pairs(data, autoencoder, config.sigma_data, saved, progress=ctx.is_main)
         latent |= data.standardisation
         del autoencoder
     if ctx.is_main:
@@ -141,7 +143,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
     step = trainer.start_step
     if ctx.is_main:
         facts = {"world_size": ctx.world_size, "global_batch": config.batch_size * ctx.world_size,
-                 "pairs": len(data), "resumed_from": path, "torch": torch.__version__,
+                 "pairs": len(data), "data_std": round(data.data_std, 4),
+                 "resumed_from": path, "torch": torch.__version__,
                  "device": str(ctx.device)}
         storage.write_bytes(storage.join(config.out_dir, "config.json"),
                             (json.dumps({**config_to_dict(config), **facts}, indent=2) + "\n").encode())

@@ -55,7 +55,7 @@ def latent_run(small_labels, autoencoder, tmp_path_factory) -> Path:
 def test_the_model_learns_the_posterior_means_of_the_images(small_labels, autoencoder):
     vae = load_autoencoder(str(autoencoder))
     data = PairData.load(str(small_labels), ("2CH_ED",), "training", 5, 64)
-    latents = latent_pairs(data, vae)
+    latents = latent_pairs(data, vae, sigma_data=0.5)
     with torch.no_grad():
         x = data.images.float()[:, None] / 255
         means = vae.latent_mean(x)
@@ -63,9 +63,11 @@ def test_the_model_learns_the_posterior_means_of_the_images(small_labels, autoen
     assert latents.maps.shape[-1] == 32 and latents.latents.shape == (len(data), 1, 32, 32)
     torch.testing.assert_close(latents.latents * latents.scale + latents.shift, means)
     torch.testing.assert_close(latents.flipped * latents.scale + latents.shift, mirrored)
-    inside = latents.maps[:, None] != 0  # standardised inside the sector
-    assert latents.latents[inside].mean().item() == pytest.approx(0.0, abs=1e-4)
-    assert latents.latents[inside].std().item() == pytest.approx(1.0, abs=1e-3)
+    # standardised over every latent pixel (sector and outside) to EDM's sigma_data, as pixels are
+    assert latents.latents.mean().item() == pytest.approx(0.0, abs=1e-4)
+    assert latents.latents.std().item() == pytest.approx(0.5, rel=0.05)
+    assert latents.data_std == pytest.approx(0.5, rel=0.05)
+    assert latents.standardisation["latent_standardisation"] == "all pixels, std sigma_data"
     # every training batch is made of those means (a model trained on draws from the prior
     # Gamma(3.75, 10.8), as in the follow-up's released code, would see other numbers)
     config = TrainConfig(data_dir=str(small_labels), out_dir="unused", image_size=32,
@@ -87,7 +89,11 @@ def test_latent_checkpoint_records_its_autoencoder(latent_run, autoencoder):
     assert recorded["path"] == str(autoencoder.resolve())
     assert (recorded["image_size"], recorded["latent_size"]) == (64, 32)
     assert recorded["latent_scale"] > 0 and state["model_config"]["image_size"] == 32
-    assert json.loads((latent_run / "config.json").read_text())["image_size"] == 32
+    assert recorded["latent_standardisation"] == "all pixels, std sigma_data"
+    written = json.loads((latent_run / "config.json").read_text())
+    assert written["image_size"] == 32
+    # the training latents' std, measured, beside the sigma_data the preconditioning assumes
+    assert written["data_std"] == pytest.approx(written["sigma_data"], rel=0.05)
 
 
 def test_latent_sampling_writes_step_3_at_the_image_size(latent_run, small_labels, tmp_path):
@@ -139,3 +145,25 @@ def test_a_missing_or_different_autoencoder_is_a_one_line_error(latent_run, auto
                                    "--label-dropout", "0.2"],
                       capsys, "latents of another autoencoder")
     assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_checkpoints_of_the_older_standardisation_keep_theirs(latent_run, small_labels, autoencoder,
+                                                              tmp_path):
+    # before the latents were standardised to sigma_data over all pixels, a checkpoint stored the
+    # shift and scale of the sector pixels (std 1): sampling and continuing it keep those numbers
+    from semantic_diffusion_model.sampling.latent import LatentSpace
+
+    state = torch.load(latent_run / "checkpoint_0000002.pt", weights_only=True)
+    state["autoencoder"] |= {"latent_shift": 0.3, "latent_scale": 1.7}
+    del state["autoencoder"]["latent_standardisation"]
+    old = tmp_path / "old"
+    old.mkdir()
+    torch.save(state, old / "checkpoint_0000002.pt")
+    space = LatentSpace.of_checkpoint(state, str(old / "checkpoint_0000002.pt"))
+    assert (space.shift, space.scale) == (0.3, 1.7)
+    train_main(["--data-dir", str(small_labels), "--out-dir", str(old), "--formulation", "edm",
+                "--autoencoder", str(autoencoder), *NETWORK, "--max-steps", "3",
+                "--lr-anneal-steps", "3", "--label-dropout", "0.2"])
+    resumed = load_checkpoint(str(old / "checkpoint_0000003.pt"))["autoencoder"]
+    assert (resumed["latent_shift"], resumed["latent_scale"]) == (0.3, 1.7)
+    assert resumed["latent_standardisation"] == "sector, std 1"

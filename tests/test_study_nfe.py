@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import csv
+import math
+import re
 import subprocess
 import sys
 
 import pytest
 
-from scripts.study_nfe import steps_for
+from echo_from_noise.errors import UserError
+from scripts.study_nfe import SamplerSpec, steps_for
+from semantic_diffusion_model.samplers import Process, SamplerConfig
 from semantic_diffusion_model.train import main as train_main
 
 from .conftest import REPO, subprocess_env
@@ -16,6 +20,24 @@ from .conftest import REPO, subprocess_env
 def test_budgets_become_the_most_steps_within_them():
     assert [steps_for("heun", n) for n in (1, 5, 10, 20, 35, 100)] == [1, 3, 5, 10, 18, 50]
     assert [steps_for("ddpm", n) for n in (5, 10)] == [5, 10]
+    # on a checkpoint's process, with the NFE heun really spends (its Euler steps count once):
+    # at 5 NFE and fewer every step is an Euler step
+    edm = Process("edm", 0.002, math.inf)
+    assert [steps_for("heun", n, edm) for n in (3, 5, 10, 20, 35)] == [3, 5, 7, 11, 20]
+    nvlabs = SamplerConfig(heun_euler_below=0.0, heun_max_ratio=0.0)
+    assert [steps_for("heun", n, edm, nvlabs) for n in (5, 10, 35)] == [3, 5, 18]
+
+
+def test_sampler_specs_carry_options_into_the_run():
+    spec = SamplerSpec.parse("edm:heun,s_churn=40,clip_denoised=false")
+    assert (spec.formulation, spec.sampler, spec.tag) == ("edm", "heun", "heun-s_churn40-clip_denoisedfalse")
+    assert spec.arguments() == ["--s-churn", "40", "--no-clip-denoised"]
+    assert spec.config().s_churn == 40.0 and spec.config().clip_denoised is False
+    for bad, fragment in (("edm:heun,churn=40", "'churn=40' is not option=value"),
+                          ("heun,s_churn=lots", "s_churn=lots is not a float"),
+                          ("edm:flow", "expected [FORMULATION:]SAMPLER")):
+        with pytest.raises(UserError, match=re.escape(fragment)):
+            SamplerSpec.parse(bad).config()
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +66,20 @@ def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels,
         rows = list(csv.DictReader(f))
     assert [(r["name"], r["sampler"], r["steps"], r["nfe"]) for r in rows] == [
         ("real", "", "0", "0"), ("tiny_ddpm_nfe3", "ddpm", "3", "3"),
-        ("tiny_heun_nfe3", "heun", "2", "3")]
+        ("tiny_heun_nfe3", "heun", "3", "3")]
     for row in rows:
         assert 0 <= float(row["dice_mean_ci_low"]) <= float(row["dice_mean"]) <= float(row["dice_mean_ci_high"]) <= 100
         assert row["formulation"] == ("real" if row["name"] == "real" else "ddpm")
     assert float(rows[1]["seconds_per_image"]) > 0 and rows[0]["seconds_per_image"] == ""
+    # the cost axes: 2 training steps of batch 2, every image 3 evaluations of the network
+    from semantic_diffusion_model.flops import forward_gflop, training_gflop_per_image
+    from semantic_diffusion_model.training.checkpoint import load_model
+
+    model_config = load_model(str(tiny_model))[2]
+    assert rows[1]["train_steps"] == "2" and rows[0]["train_gflop"] == ""
+    assert float(rows[1]["train_gflop"]) == pytest.approx(4 * training_gflop_per_image(model_config), abs=0.05)
+    assert float(rows[1]["gflop_per_image"]) == pytest.approx(3 * forward_gflop(model_config), abs=0.01)
+    assert (out / "nfe_study_cost.png").stat().st_size > 1000
     assert len(list((out / "samples" / "tiny_heun_nfe3" / "2CH_ED" / "samples").glob("*.png"))) == 12
     assert (out / "nfe_study.png").stat().st_size > 1000 and "| tiny_heun_nfe3 |" in (out / "nfe_study.md").read_text()
     # the same command again finds every stage finished

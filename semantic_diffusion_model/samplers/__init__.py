@@ -50,10 +50,15 @@ class Sampler:
                             f"({what} is {process.formulation}); use logSNR")
         if self.options.sigma_min < 0 or self.options.sigma_max < 0 or self.options.rho <= 0:
             raise UserError("--sigma-min and --sigma-max must be >= 0 and --rho > 0")
+        if self.options.heun_euler_below < 0 or 0 < self.options.heun_max_ratio <= 1:
+            raise UserError("--heun-euler-below must be >= 0 and --heun-max-ratio 0 or > 1, got "
+                            f"{self.options.heun_euler_below} and {self.options.heun_max_ratio}")
 
     @property
     def nfe(self) -> int:
         """Network evaluations per image (a guided evaluation counts once, on a double batch)."""
+        if hasattr(self.module, "count_nfe"):  # the count depends on the noise levels
+            return self.module.count_nfe(self.process, self.steps, self.options)
         return self.module.nfe(self.steps)
 
     def __call__(self, denoiser, noise: PerSampleNoise, progress: bool = False) -> torch.Tensor:

@@ -19,6 +19,8 @@ class SamplerConfig:
     sigma_min: float = field(default=0.0, metadata={"help": "heun, euler, dpm-solver++ (EDM family): smallest noise level; 0 = the discretization's (edm 0.002), clipped to the model's"})
     sigma_max: float = field(default=0.0, metadata={"help": "heun, euler, dpm-solver++ (EDM family): largest noise level; 0 = the discretization's (edm 80), clipped to the model's"})
     rho: float = field(default=7.0, metadata={"help": "heun, euler: rho of the edm discretization"})
+    heun_euler_below: float = field(default=0.05, metadata={"help": "heun: a step to a noise level below this is an Euler step (no correction at sigma the network hardly saw); with --heun-max-ratio it removes the few-step artefact (saturated pixels at <= 10 NFE); 0 and --heun-max-ratio 0 = NVlabs' Algorithm 2 exactly"})
+    heun_max_ratio: float = field(default=4.0, metadata={"help": "heun: a step that divides sigma by more than this is an Euler step (EDM's 18-step schedule never exceeds 3.8); 0 = no limit"})
     s_churn: float = field(default=0.0, metadata={"help": "heun, euler: S_churn of EDM Algorithm 2 (stochastic steps); 0 = deterministic Algorithm 1; the follow-up paper's code used 40"})
     s_min: float = field(default=0.02, metadata={"help": "heun, euler: churn only at noise levels >= S_min"})
     s_max: float = field(default=100.0, metadata={"help": "heun, euler: churn only at noise levels <= S_max"})

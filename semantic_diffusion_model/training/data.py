@@ -79,6 +79,12 @@ class PairData:
     def __len__(self) -> int:
         return len(self.names)
 
+    @property
+    def data_std(self) -> float:
+        """The standard deviation of the training images in the model's range [-1, 1] (all
+        pixels): what EDM's sigma_data stands for (config.json reports both)."""
+        return float(self.images.float().div(127.5).sub(1.0).std())
+
     @classmethod
     def load(cls, data_dir: str, views: tuple[str, ...], split: str, num_classes: int, size: int,
              workers: int = 4, progress: bool = False) -> "PairData":

@@ -3,10 +3,14 @@
 Each training image is encoded once, at the start of a run, to its posterior mean E[z] = alpha /
 beta (never a draw from the prior: the follow-up's released code trained on prior noise by
 mistake), and so is its mirror image, so that a random flip gives the latent of the flipped image
-rather than a flipped latent. The latents are standardised inside the scan sector,
-z' = (z - shift) / scale, with shift and scale the mean and standard deviation of E[z] over the
-sector pixels of the whole training set; both are stored in the checkpoint so sampling can undo
-them before decoding. The condition is the sector map at the latent size (nearest).
+rather than a flipped latent. The latents are standardised over all their pixels to the data
+standard deviation the formulation assumes, z' = (z - shift) / scale with shift the mean of E[z]
+over the whole training set and scale its standard deviation / sigma_data, so that the latents have
+std sigma_data (EDM's c_skip, c_out and c_in rely on it) like the pixel data. shift, scale and the
+rule are stored in the checkpoint so sampling can undo them before decoding. (Runs before this
+version standardised over the sector pixels only, to std 1: the whole latent then had std ~1.4,
+about three times the sigma_data = 0.5 of EDM; their checkpoints keep and decode with their own
+shift and scale.) The condition is the sector map at the latent size (nearest).
 """
 from __future__ import annotations
 
@@ -28,13 +32,23 @@ class LatentData:
     names: list[str]
     shift: float
     scale: float
+    rule: str  # how shift and scale were measured (STANDARDISATION or the older "sector, std 1")
 
     def __len__(self) -> int:
         return len(self.names)
 
     @property
     def standardisation(self) -> dict:
-        return {"latent_shift": self.shift, "latent_scale": self.scale}
+        return {"latent_shift": self.shift, "latent_scale": self.scale,
+                "latent_standardisation": self.rule}
+
+    @property
+    def data_std(self) -> float:
+        """The standard deviation of the standardised training latents (all pixels)."""
+        return float(self.latents.std())
+
+
+STANDARDISATION = "all pixels, std sigma_data"
 
 
 @torch.no_grad()
@@ -49,19 +63,21 @@ def encode(autoencoder, images: torch.Tensor, batch_size: int = 16, progress: bo
     return torch.cat(out)
 
 
-def latent_pairs(data: PairData, autoencoder, standardisation: dict | None = None,
-                 progress: bool = False) -> LatentData:
-    """Encode every pair of ``data`` (maps and images at the autoencoder's image size); the shift
-    and scale are computed here unless given (those of the checkpoint a run resumes)."""
+def latent_pairs(data: PairData, autoencoder, sigma_data: float,
+                 standardisation: dict | None = None, progress: bool = False) -> LatentData:
+    """Encode every pair of ``data`` (maps and images at the autoencoder's image size),
+    standardised to std ``sigma_data`` over all latent pixels, or with the shift and scale of
+    ``standardisation`` (those of the checkpoint a run resumes)."""
     latents = encode(autoencoder, data.images, progress=progress)
     flipped = encode(autoencoder, data.images.flip(-1), progress=progress, desc="encoding (mirrored)")
     size = latents.shape[-1]
     maps = torch.from_numpy(np.stack([resize_labels(m, size) for m in data.maps.numpy()]))
     if standardisation:
         shift, scale = standardisation["latent_shift"], standardisation["latent_scale"]
+        rule = standardisation.get("latent_standardisation", "sector, std 1")
     else:
-        inside = maps[:, None] != 0
-        values = latents[inside] if inside.any() else latents.flatten()
-        shift, scale = float(values.mean()), float(values.std().clamp_min(1e-6))
+        shift = float(latents.mean())
+        scale = float(latents.std().clamp_min(1e-6)) / sigma_data
+        rule = STANDARDISATION
     return LatentData(maps, (latents - shift) / scale, (flipped - shift) / scale, data.names,
-                      shift, scale)
+                      shift, scale, rule)

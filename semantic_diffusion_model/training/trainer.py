@@ -49,7 +49,7 @@ class Trainer:
         self.model = SPADEUNet(self.model_config).to(device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.ema = EMA(self.model, config.ema_rate)
+        self.ema = EMA(self.model, config.ema_rate, config.ema_warmup)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay,
                                            fused=device.type == "cuda")
@@ -71,6 +71,8 @@ class Trainer:
                     if ctx.distributed else net)
 
     def lr_at(self, step: int) -> float:
+        if self.config.lr_schedule == "constant":
+            return self.config.lr
         return self.config.lr * max(0.0, 1.0 - step / self.config.lr_anneal_steps)
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,7 +132,7 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         if finite:
-            self.ema.update(self.model)
+            self.ema.update(self.model, step)
         log.add_step(terms, quarter, grad_norm, finite, c.batch_size * self.ctx.world_size)
         return finite
 
