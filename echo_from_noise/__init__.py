@@ -9,4 +9,6 @@ checkpoint_files  torch checkpoints: atomic saves, safe (weights-only) loads, on
 contract  the data contract between the steps: views, splits, label and sector classes, layout
 resize    the one rule for resizing images and label maps
 device    --device and --precision
+launch    how a program was started (torchrun, mpiexec, srun, alone): precedence, SLURM job steps
+slurm_nodes  SLURM node lists (node[01-03,07]) -> host names
 """

@@ -27,6 +27,7 @@ from echo_from_noise.cli import (config_from_dict, config_to_dict, parse_config,
 from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import check_writable, remove_temporaries, write_csv
+from echo_from_noise.launch import require_one_process
 
 from .config import RESUMABLE_CHANGES, TrainConfig, resolve_preset
 from .data import list_pairs, load_resized
@@ -265,6 +266,7 @@ def train_epochs(config: TrainConfig, out: Path, data: TrainingData, network, op
 
 
 def run(config: TrainConfig) -> None:
+    require_one_process("echo_segmentation.train")  # one task under srun etc.
     config = resolve_preset(config)
     out = Path(config.out_dir)
     checkpoint = resumed_state(config, out / "last.pt")

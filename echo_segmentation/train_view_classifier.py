@@ -27,6 +27,7 @@ from monai.transforms import (Compose, NormalizeIntensityd, RandAdjustContrastd,
 from echo_from_noise.cli import parse_config, run_program, save_config
 from echo_from_noise.device import pick_device
 from echo_from_noise.files import check_writable, remove_temporaries
+from echo_from_noise.launch import require_one_process
 
 from .train import (checkpoint_content, cosine_lr, epoch_loader, resumed_state, save_epoch,
                     set_learning_rate, tensorboard_writer, train_epoch)
@@ -160,6 +161,7 @@ def train_epochs(config: ViewTrainConfig, out: Path, data: ViewData, network, op
 
 
 def run(config: ViewTrainConfig) -> None:
+    require_one_process("echo_segmentation.train_view_classifier")  # one task under srun etc.
     check_config(config)
     out = Path(config.out_dir)
     checkpoint = resumed_state(config, out / "last.pt", read_view_classifier, RESUMABLE_CHANGES)

@@ -31,6 +31,8 @@ Examples:
     python scripts/run_pipeline.py --preset smoke --camus-dir ../shared/camus_224 --work-dir runs/camus
     python scripts/run_pipeline.py --preset paper --camus-dir /data/CAMUS_public --gpus 8
     python scripts/run_pipeline.py --preset paper --camus-dir /data/CAMUS_public --dry-run
+    python scripts/run_pipeline.py --preset paper --camus-dir /data/CAMUS_public --gpus 8 \
+        --launcher srun --slurm submit --slurm-options "--partition gpu --time 2-0"   (docs/cluster.md)
 """
 from __future__ import annotations
 
@@ -59,27 +61,15 @@ from semantic_diffusion_model.training.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
 from semantic_diffusion_model.sample import Config as SampleConfig
 from semantic_diffusion_model.samplers.registry import SAMPLERS, samplers_for
+from scripts.pipeline_launch import LAUNCHERS, PYTHON, check_launch, launcher_command
 from scripts.pipeline_presets import PRESETS
+from scripts.pipeline_slurm import REPORT_STAGE, SCHEDULER_OPTIONS, StageJob, submission_script, submit
 from scripts.pipeline_report import generator_text, real_vs_synthetic_figure, write_report
 
 REPO = Path(__file__).resolve().parent.parent
-PYTHON = [sys.executable, "-m"]
 PHASES = tuple(dict.fromkeys(view.split("_")[1] for view in VIEWS))  # ED, ES
 
 
-def mpiexec(gpus: int) -> list[str]:
-    """``mpiexec -n GPUS python -m`` (the virtual environment's mpiexec when it has one)."""
-    venv_mpiexec = Path(sys.executable).parent / "mpiexec"
-    return [str(venv_mpiexec) if venv_mpiexec.exists() else "mpiexec", "-n", str(gpus), *PYTHON]
-
-
-def torchrun(gpus: int) -> list[str]:
-    """``torchrun --standalone --nproc_per_node GPUS -m``."""
-    return [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node",
-            str(gpus), "-m"]
-
-
-LAUNCHERS = {"mpiexec": mpiexec, "torchrun": torchrun}  # --launcher of the multi-GPU stages
 LATENT_CHANNELS = {"L128": (64, 128), "L64": (64, 128, 192)}  # Gamma-VAE channels of --latent
 
 
@@ -133,7 +123,22 @@ class PipelineOwnConfig:
     seg_per_view: bool = field(default=True, metadata={
         "help": "also train and test one segmentation network per view (the per-view rows)"})
     launcher: str = field(default="mpiexec", metadata={
-        "help": "launcher of multi-GPU stages (with --gpus > 1)", "choices": tuple(LAUNCHERS)})
+        "help": "launcher of multi-GPU stages (with --gpus > 1; srun: SLURM)", "choices": tuple(LAUNCHERS)})
+    nnodes: int = field(default=1, metadata={
+        "help": "torchrun: nodes of the multi-GPU stages; 1 = --standalone, more = the rendezvous "
+                "form (--gpus per node; the command must start on every node, docs/cluster.md)"})
+    rdzv_backend: str = field(default="c10d", metadata={"help": "torchrun rendezvous backend (--nnodes > 1)"})
+    rdzv_endpoint: str = field(default="", metadata={
+        "help": "torchrun rendezvous HOST:PORT (--nnodes > 1), a node every node reaches"})
+    slurm: str = field(default="", metadata={
+        "help": "hand the stages to SLURM, one job each, chained with --dependency=afterok: print "
+                "= write the submitting bash script on stdout, submit = run it (docs/cluster.md)",
+        "choices": ("", "print", "submit")})
+    slurm_options: str = field(default="", metadata={
+        "help": "more sbatch options for every job of --slurm, e.g. \"--partition gpu --time 1-0\""})
+    stage: str = field(default="", metadata={
+        "help": "run only this stage (or 'report'), e.g. in a job of --slurm; finished stages "
+                "are still skipped"})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     dry_run: bool = field(default=False, metadata={
         "help": "print every stage's command (or that it is finished) and stop: nothing is run "
@@ -194,16 +199,28 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
 class StageRunner:
     """Runs stage programs as subprocesses; remembers finished ones in WORK/.stages/."""
 
-    def __init__(self, work: Path, dry_run: bool = False):
+    def __init__(self, work: Path, dry_run: bool = False, only: str = "",
+                 jobs: list[StageJob] | None = None):
+        """``only``: run that stage alone (--stage); ``jobs``: collect the unfinished stages there
+        instead of running them (--slurm)."""
         self.work, self.dry_run, self.count, self.started = work, dry_run, 0, time.time()
+        self.only, self.jobs, self.names = only, jobs, []
         self.env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
-    def run(self, name: str, command: list[str]) -> None:
-        """Run ``command`` unless the same command already finished."""
+    def run(self, name: str, command: list[str], kind: str = "gpu") -> None:
+        """Run ``command`` unless the same command already finished. ``kind`` (what a SLURM job
+        of the stage needs): cpu, gpu (one process) or gpus (one process per GPU, --launcher)."""
         self.count += 1
+        self.names.append(name)
+        if self.only and name != self.only:
+            return
         marker = self.work / ".stages" / f"{name}.json"
         if marker.is_file() and json.loads(marker.read_text())["command"] == command:
-            print(f"[{self.count:2d}] {name}: done before, skipped", flush=True)
+            if self.jobs is None:
+                print(f"[{self.count:2d}] {name}: done before, skipped", flush=True)
+            return
+        if self.jobs is not None:
+            self.jobs.append(StageJob(name, command, kind))
             return
         print(f"[{self.count:2d}] {name}: {shlex.join(command)}", flush=True)
         if self.dry_run:
@@ -235,11 +252,35 @@ class Folders:
 def run(config: PipelineConfig) -> None:
     """Every stage in order (finished ones are skipped), then the report."""
     c = resolve(config)
+    check_launch(c)
     folders = Folders(Path(c.work_dir).resolve(), c.camus_dir)
-    if not c.dry_run:
+    if not (c.dry_run or c.slurm):
         check_writable(folders.work)
         save_config(c, folders.work / "pipeline_config.json")
-    stages = StageRunner(folders.work, c.dry_run)
+    jobs: list[StageJob] | None = [] if c.slurm else None
+    stages = StageRunner(folders.work, c.dry_run or bool(c.slurm), c.stage, jobs)
+    datasets = every_stage(stages, c, folders)
+    if c.stage and c.stage not in (*stages.names, REPORT_STAGE):
+        raise UserError(f"--stage {c.stage}: no such stage (stages: {', '.join(stages.names)}, "
+                        f"{REPORT_STAGE})")
+    if jobs is not None:
+        script = submission_script(c, pipeline_command(c, folders), jobs, folders.work / "slurm")
+        if c.slurm == "print":
+            print(script, end="")
+        else:
+            submit(script)
+        return
+    if c.dry_run:
+        print("dry run: nothing was run or written")
+        return
+    if c.stage not in ("", REPORT_STAGE):
+        return
+    report(c, folders, datasets)
+    print(f"report: {folders.work / 'report.md'} ({(time.time() - stages.started) / 60:.1f} min)")
+
+
+def every_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -> dict[str, list[str]]:
+    """Every stage in order (run, skipped or collected by ``stages``) -> the segmentation data sets."""
     data_stages(stages, c, folders)
     if c.latent:
         autoencoder_stage(stages, c, folders)
@@ -248,11 +289,17 @@ def run(config: PipelineConfig) -> None:
     datasets = segmentation_datasets(c)
     segmentation_stages(stages, c, folders, datasets)
     evaluation_stage(stages, c, folders)
-    if c.dry_run:
-        print("dry run: nothing was run or written")
-        return
-    report(c, folders, datasets)
-    print(f"report: {folders.work / 'report.md'} ({(time.time() - stages.started) / 60:.1f} min)")
+    return datasets
+
+
+def pipeline_command(c: PipelineConfig, folders: Folders) -> list[str]:
+    """This pipeline as one command with every option explicit (folders absolute), less the
+    options of --slurm: what each SLURM job of a stage runs (with --stage)."""
+    values = config_to_dict(c) | {"work_dir": str(folders.work),
+                                  "camus_dir": str(folders.camus) if c.camus_dir else None}
+    return [sys.executable, str(Path(__file__).resolve()),
+            *(arg for name, value in values.items() if name not in SCHEDULER_OPTIONS
+              for arg in option_arguments(name, value))]
 
 
 def data_stages(stages: StageRunner, c: PipelineConfig, folders: Folders) -> None:
@@ -260,22 +307,22 @@ def data_stages(stages: StageRunner, c: PipelineConfig, folders: Folders) -> Non
     if not c.camus_dir:
         stages.run("embedded_data", PYTHON + [
             "embedded_camus.generate", "--out-dir", str(folders.camus),
-            "--num-patients", str(c.num_patients), "--size", str(c.data_size), "--seed", str(c.seed)])
+            "--num-patients", str(c.num_patients), "--size", str(c.data_size), "--seed", str(c.seed)], kind="cpu")
     stages.run("extract", PYTHON + [
         "data_preparation.extract_camus", "--camus-dir", str(folders.camus),
         "--out-dir", str(folders.extract), "--size", str(c.image_size),
-        *option_arguments("views", c.views), *patients_option(c, folders.camus)])
+        *option_arguments("views", c.views), *patients_option(c, folders.camus)], kind="cpu")
     stages.run("labels", PYTHON + [
         "data_preparation.prepare_labels", "--extract-dir", str(folders.extract),
         "--out-dir", str(folders.labels), "--num-augment", str(c.num_augment),
-        "--seed", str(c.seed), *option_arguments("views", c.views)])
+        "--seed", str(c.seed), *option_arguments("views", c.views)], kind="cpu")
 
 
 def patients_option(c: PipelineConfig, camus: Path) -> list[str]:
     """``--patients`` of the extraction with --train-patients (else nothing: every patient)."""
     if not c.train_patients:
         return []
-    if c.dry_run and not camus.exists():  # embedded data not generated yet
+    if (c.dry_run or c.slurm) and not camus.exists():  # embedded data not generated yet
         return ["--patients", f"<all test, the first {c.train_patients} training and "
                 f"{max(1, c.train_patients // 4)} validation patients of {camus}>"]
     return option_arguments("patients", select_patients(camus, c.train_patients))
@@ -297,7 +344,8 @@ def autoencoder_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) 
         "semantic_diffusion_model.train_autoencoder", "--data-dir", str(folders.labels),
         "--out-dir", str(folders.autoencoder), *option_arguments("views", c.views),
         "--image-size", str(c.image_size), *option_arguments("channels", LATENT_CHANNELS[c.latent]),
-        *(["--epochs", str(c.vae_epochs)] if c.vae_epochs else []), "--seed", str(c.seed)])
+        *(["--epochs", str(c.vae_epochs)] if c.vae_epochs else []), "--seed", str(c.seed)],
+        kind="gpus")
 
 
 def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, chamber: str) -> None:
@@ -310,17 +358,13 @@ def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, c
         "--save-interval", str(max(1, c.sdm_steps // 5)),
         "--log-interval", str(max(1, c.sdm_steps // 50)), "--seed", str(c.seed),
         *FORMULATION.arguments(c), *DIFFUSION_TRAINING.arguments(c),
-        *(["--autoencoder", str(folders.autoencoder / "autoencoder.pt")] if c.latent else [])])
+        *(["--autoencoder", str(folders.autoencoder / "autoencoder.pt")] if c.latent else [])],
+        kind="gpus")
     stages.run(f"sample_{chamber}", launcher_command(c) + [
         SAMPLER.program, "--checkpoint", str(sdm / checkpoint_name(c.sdm_steps)),
         "--maps-dir", str(folders.labels), "--out-dir", str(folders.samples),
         *option_arguments("views", [view for view in c.views if view.startswith(chamber)]),
-        *SAMPLER.arguments(c), *SAMPLING.arguments(c), "--seed", str(c.seed)])
-
-
-def launcher_command(c: PipelineConfig) -> list[str]:
-    """The start of a diffusion stage's command: one process, or one per GPU with --launcher."""
-    return LAUNCHERS[c.launcher](c.gpus) if c.gpus > 1 else PYTHON
+        *SAMPLER.arguments(c), *SAMPLING.arguments(c), "--seed", str(c.seed)], kind="gpus")
 
 
 def segmentation_datasets(c: PipelineConfig) -> dict[str, list[str]]:
@@ -338,7 +382,7 @@ def segmentation_stages(stages: StageRunner, c: PipelineConfig, folders: Folders
             "data_preparation.prepare_segmentation_data", "--source", source,
             "--extract-dir", str(folders.extract), "--out-dir", str(folders.seg_data),
             "--dataset-name", name, *option_arguments("views", views),
-            *(["--samples-dir", str(folders.samples)] if source == "synthetic" else [])])
+            *(["--samples-dir", str(folders.samples)] if source == "synthetic" else [])], kind="cpu")
     for name, views in datasets.items():
         run_dir = folders.work / "segmentation" / name
         stages.run(f"segmentation_train_{name}", PYTHON + [

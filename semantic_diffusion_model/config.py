@@ -15,6 +15,7 @@ from typing import Any
 from echo_from_noise.contract import SECTOR_CLASSES, VIEWS
 from echo_from_noise.device import PRECISIONS
 from echo_from_noise.errors import UserError
+from echo_from_noise.launch import DIST_HOST_HELP
 
 from .diffusion.preconditioning import FORMULATIONS
 
@@ -128,7 +129,7 @@ class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
     seed: int = field(default=0, metadata={"help": "seed of initialisation, data order, flips, timesteps and noise (each step's randomness derives from seed, step and rank)"})
     max_nonfinite_steps: int = field(default=50, metadata={"help": "stop with an error after this many consecutive steps skipped for a non-finite loss or gradient"})
     num_workers: int = field(default=4, metadata={"help": "threads that decode the PNG files at start (the data set is kept in memory)"})
-    dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
+    dist_host: str = field(default="", metadata={"help": DIST_HOST_HELP})
     tensorboard: bool = field(default=True, metadata={"help": "also write TensorBoard events (local --out-dir only)"})
 
     def __post_init__(self) -> None:

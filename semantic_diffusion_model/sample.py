@@ -42,6 +42,7 @@ from echo_from_noise.contract import SPLITS, VIEWS, sample_name
 from echo_from_noise.device import PRECISIONS, autocast_dtype
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
+from echo_from_noise.launch import DIST_HOST_HELP
 from echo_from_noise.resize import resize_labels
 
 from .training.checkpoint import load_checkpoint, model_from_state
@@ -83,7 +84,7 @@ class Config(SamplerConfig):
     contact_sheet_rows: int = field(default=8, metadata={"help": "maps shown in each view's contact_sheet.png (0 = none)"})
     autoencoder: str = field(default="", metadata={"help": "latent models: the Gamma-VAE to decode with (default: the path the checkpoint recorded; it must be the same network, checked by a digest of its weights)"})
     claim_timeout_minutes: float = field(default=30.0, metadata={"help": "jobs sharing --out-dir claim each map they generate (a hidden <VIEW>/.<name>.png.claim file, refreshed while they work); a claim of a dead process on this host is taken over at once, one from another host after this many minutes without refresh"})
-    dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
+    dist_host: str = field(default="", metadata={"help": DIST_HOST_HELP})
 
 
 def check_options(config: Config) -> None:

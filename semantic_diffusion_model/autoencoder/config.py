@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from echo_from_noise.contract import VIEWS
 from echo_from_noise.device import PRECISIONS
+from echo_from_noise.launch import DIST_HOST_HELP
 
 from .gamma import PRIOR_ALPHA, PRIOR_BETA
 
@@ -61,5 +62,5 @@ class AutoencoderTrainConfig(AutoencoderConfig):
     keep_checkpoints: int = field(default=3, metadata={"help": "keep only the newest k autoencoder_<epoch>.pt (0 = keep all); autoencoder.pt is always the newest"})
     eval_interval: int = field(default=1, metadata={"help": "validation PSNR/SSIM every this many epochs (and always at the end)"})
     num_workers: int = field(default=4, metadata={"help": "threads that decode the PNG files at start (the data is kept in memory)"})
-    dist_host: str = field(default="", metadata={"help": "rendezvous address under mpiexec (default: rank 0's host name)"})
+    dist_host: str = field(default="", metadata={"help": DIST_HOST_HELP})
     precision: str = field(default="auto", metadata={"help": "compute precision: auto = bf16 autocast on GPUs that support it, else fp32; fp16 uses loss scaling", "choices": PRECISIONS})

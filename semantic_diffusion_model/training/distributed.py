@@ -1,15 +1,22 @@
-"""One program, three launchers: a single process, ``mpiexec -n N`` and ``torchrun``.
+"""One program, four launchers: a single process, ``mpiexec -n N``, ``torchrun`` and ``srun``.
 
-``init_distributed`` finds out how it was started and joins the process group:
+``init_distributed`` finds out how it was started (echo_from_noise.launch, which documents the
+precedence: torchrun's RANK / WORLD_SIZE first, then MPI's PMI variables, then a SLURM job step,
+then a single process) and joins the process group:
 - torchrun sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT (env:// rendezvous);
 - under mpiexec, mpi4py gives rank and size, and rank 0 broadcasts its host name (or --dist-host)
   and a free port for a tcp:// rendezvous, so several nodes work the same way as one;
-- otherwise it is a single process and no process group is made.
-NCCL on GPUs (one per local rank, chosen with torch.cuda.set_device), gloo on CPU.
+- under ``srun python -m ...`` (a SLURM job step of several tasks) rank, size and local rank come
+  from SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID and the tcp:// rendezvous is the step's first
+  node (or --dist-host) at a port derived from the job id (or MASTER_PORT);
+- otherwise (or a job step of one task) it is a single process and no process group is made.
+NCCL on GPUs (one per local rank, chosen with torch.cuda.set_device; a SLURM task that sees one
+GPU, as with srun --gpus-per-task=1, uses that one), gloo on CPU.
 
 ``stop_all_on_error`` makes a failure on one rank end the whole job instead of leaving the other
 ranks waiting forever in a collective: MPI_Abort under mpiexec, an immediate non-zero exit under
-torchrun (whose agent then stops the other workers).
+torchrun (whose agent then stops the other workers) and srun (started with --kill-on-bad-exit=1,
+as the templates in scripts/slurm/ do, srun then stops the other tasks).
 """
 from __future__ import annotations
 
@@ -27,8 +34,8 @@ import torch
 import torch.distributed as dist
 
 from echo_from_noise.errors import UserError
+from echo_from_noise.launch import SlurmStep, launcher_of
 
-MPI_ENV = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
 TIMEOUT = datetime.timedelta(minutes=30)  # covers rank 0 writing a large checkpoint
 
 
@@ -38,7 +45,7 @@ class DistContext:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
-    launcher: str = "single"  # single | mpi | torchrun
+    launcher: str = "single"  # single | mpi | torchrun | slurm
 
     @property
     def is_main(self) -> bool:
@@ -55,11 +62,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pick_device(local_rank: int) -> torch.device:
+def _pick_device(local_rank: int, launcher: str = "single") -> torch.device:
     if not torch.cuda.is_available():
         return torch.device("cpu")
-    if local_rank >= torch.cuda.device_count():
-        raise UserError(f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} visible): "
+    count = torch.cuda.device_count()
+    if launcher == "slurm" and count == 1:
+        local_rank = 0  # srun gave this task its own GPU (--gpus-per-task=1): the only one it sees
+    if local_rank >= count:
+        raise UserError(f"local rank {local_rank} has no GPU ({count} visible): "
                         "start at most one process per GPU on each node")
     torch.cuda.set_device(local_rank)
     return torch.device("cuda", local_rank)
@@ -67,11 +77,12 @@ def _pick_device(local_rank: int) -> torch.device:
 
 def init_distributed(dist_host: str = "") -> DistContext:
     """Join the process group of however this program was launched (see the module text)."""
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+    launcher = launcher_of()
+    if launcher == "torchrun":
         rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        launcher, init_method = "torchrun", "env://"
-    elif any(name in os.environ for name in MPI_ENV):
+        init_method = "env://"
+    elif launcher == "mpi":
         from mpi4py import MPI
 
         comm = MPI.COMM_WORLD
@@ -79,11 +90,14 @@ def init_distributed(dist_host: str = "") -> DistContext:
         local_rank = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
         address = (dist_host or socket.gethostname(), _free_port()) if rank == 0 else None
         host, port = comm.bcast(address, root=0)
-        launcher, init_method = "mpi", f"tcp://{host}:{port}"
+        init_method = f"tcp://{host}:{port}"
+    elif launcher == "slurm":
+        step = SlurmStep.from_env(dist_host=dist_host)
+        rank, world, local_rank = step.rank, step.world_size, step.local_rank
+        init_method = f"tcp://{step.host}:{step.port}"
     else:
         return DistContext(device=_pick_device(0))
-
-    device = _pick_device(local_rank)
+    device = _pick_device(local_rank, launcher)
     context = DistContext(rank, world, local_rank, device, launcher)
     if world > 1:
         backend = "nccl" if device.type == "cuda" else "gloo"
