@@ -6,8 +6,8 @@ samples every augmented label map of --labels-dir, builds a synthetic segmentati
 (step 4), trains the segmentation harness on it for exactly --seg-epochs epochs, and tests it on
 the real test split of --extract-dir. All rows share the maps, the seeds and the training schedule,
 so they differ only in the generator. Give several checkpoints of one run (e.g. steps 150 and 600
-of a run with --lr-schedule constant) to put Dice on the generator's training-compute axis: their
-runs are labelled <folder>_s<step>. Outputs (OUT):
+of a run with --lr-schedule constant) to put Dice on the generator's training-compute axis. A run
+is named <folder>_s<step>_<sampler>_nfe<NFE> after its checkpoint. Outputs (OUT):
 
     nfe_study.csv      one row per run: checkpoint, formulation, sampler, steps, NFE, training
                        steps and GFLOP of the generator, GFLOP and seconds per image, Dice (%)
@@ -156,13 +156,12 @@ def checkpoint_facts(paths: tuple[str, ...]) -> list[dict]:
     """What the study needs of each checkpoint, read before anything runs: path, run label,
     formulation, process, training step and its cost (training_cost)."""
     facts, labels = [], set()
-    folders = [Path(path).resolve().parent for path in paths]
-    for path, folder in zip(paths, folders):
+    for path in paths:
+        folder = Path(path).resolve().parent
         state = load_checkpoint(path)
         model, diffusion = configs_of(state, path)
-        label = folder.name or "model"
-        if folders.count(folder) > 1:  # several training lengths of one run
-            label += f"_s{int(state['step'])}"
+        # the run's folder and training step name it, whatever else a command lists
+        label = f"{folder.name or 'model'}_s{int(state['step'])}"
         while label in labels:
             label += "_"
         labels.add(label)

@@ -279,6 +279,7 @@ def test_edm_checkpoint_records_the_formulation(edm_run):
     assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
 
 
+@pytest.mark.slow
 def test_killed_edm_training_resumes_bit_identical(edm_run, small_labels, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "semantic_diffusion_model.train",

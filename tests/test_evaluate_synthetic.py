@@ -16,6 +16,10 @@ from echo_segmentation.evaluate_synthetic import main as evaluate_main
 from echo_segmentation.model import read_checkpoint, save_checkpoint
 from tests.conftest import assert_help_lists, expect_user_error
 
+# every test here runs programs as subprocesses or trains several networks
+pytestmark = pytest.mark.slow
+
+
 FAST = ["--view-epochs", "1", "--view-image-size", "32", "--view-batch-size", "8",
         "--kid-subsets", "5", "--bootstrap", "50", "--ssim-size", "32", "--figure-cases", "3"]
 

@@ -192,6 +192,7 @@ def test_bad_input_names_the_file_and_writes_nothing(camus_dir, tmp_path, capsys
     assert not out.exists()  # nothing, not even an empty output folder
 
 
+@pytest.mark.slow
 def test_short_raw_file_is_one_line_naming_both_sizes(camus_dir, tmp_path):
     root = make_mhd_release(tmp_path / "camus2019", camus_dir, {
         "patient0051": ("training", "patient0001")}, views=("2CH_ED",))
@@ -253,6 +254,7 @@ def test_bad_nifti_names_the_file_and_creates_nothing(synthetic_camus_dir, tmp_p
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_command_line_help_and_error_exit(tmp_path):
     module = "data_preparation.extract_camus"
     assert_help_lists(module, "--camus-dir", "--out-dir", "--size", "--views", "--patients")

@@ -154,6 +154,7 @@ def test_run_writes_checkpoints_metrics_figure_and_evaluation(reference_run, sma
     assert (reference_run / "autoencoder.pt").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "semantic_diffusion_model.train_autoencoder",

@@ -51,6 +51,7 @@ SLURM_TASK_1 = {"SLURM_JOB_ID": "4321", "SLURM_STEP_ID": "0", "SLURM_PROCID": "1
                 "SLURM_STEP_NODELIST": "gpu[03-04]"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra, launcher", [
     ({}, "slurm"),
     ({"PMI_RANK": "1", "PMI_SIZE": "4"}, "mpi"),              # mpiexec in a batch script, --mpi=pmi2
@@ -132,6 +133,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_with_slurm_variables_join_one_group(tmp_path):
     """Two local processes given the variables of a 2-task srun step meet at the first node and
     the port of MASTER_PORT, and a sum over both is 1 + 2."""
@@ -149,6 +151,7 @@ def test_two_processes_with_slurm_variables_join_one_group(tmp_path):
                          "init": f"tcp://localhost:{port}"}
 
 
+@pytest.mark.slow
 def test_view_classifier_under_a_two_task_step_is_one_error(tmp_path):
     env = slurm_env(1, free_port())
     result = subprocess.run(
@@ -162,6 +165,7 @@ def test_view_classifier_under_a_two_task_step_is_one_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_dist_host_help_names_srun():
     shown = run_module("semantic_diffusion_model.train", "--help")
     assert "under mpiexec or srun" in " ".join(shown.stdout.split())

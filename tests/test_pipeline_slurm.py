@@ -26,6 +26,7 @@ def submissions(script: str) -> dict[str, str]:
     return dict(re.findall(r"^job=\$\(EFN_STAGE=(\S+) (sbatch .*)\)$", script, re.MULTILINE))
 
 
+@pytest.mark.slow
 def test_srun_launcher_and_torchrun_rendezvous_form(tmp_path, capsys):
     srun = dry_run([*TINY, "--work-dir", str(tmp_path), "--launcher", "srun", "--gpus", "2"], capsys)
     assert srun["sdm_train_2CH"].startswith("srun --ntasks 2 --kill-on-bad-exit=1 ")
@@ -49,6 +50,7 @@ def test_bad_launch_options_are_one_line_errors(tmp_path, capsys, options, fragm
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.slow
 def test_slurm_print_is_a_chain_of_stage_jobs(tmp_path, capsys):
     work = tmp_path / "work"
     script = slurm_print([*TINY, "--work-dir", str(work), "--launcher", "srun", "--gpus", "2",
@@ -74,6 +76,7 @@ def test_slurm_print_is_a_chain_of_stage_jobs(tmp_path, capsys):
     assert command[command.index("--launcher") + 1] == "srun" and "--dry-run" not in command
 
 
+@pytest.mark.slow
 def test_stage_runs_one_stage_and_slurm_print_leaves_it_out(tmp_path, capsys):
     work = tmp_path / "work"
     main([*TINY, "--work-dir", str(work), "--stage", "embedded_data"])

@@ -260,6 +260,7 @@ def test_empty_split_to_augment_and_missing_folder(small_extract, tmp_path, caps
                  capsys, "nowhere", "extraction folder not found")
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path):
     module = "data_preparation.prepare_labels"
     assert_help_lists(module, "--extract-dir", "--out-dir", "--num-augment", "--seed", "--views",

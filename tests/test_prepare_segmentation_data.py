@@ -173,6 +173,7 @@ def test_missing_inputs(small_extract, tmp_path, capsys):
                  capsys, "2CH_ED/images/testing", "empty testing split")
 
 
+@pytest.mark.slow
 def test_command_line(small_extract, tmp_path):
     module = "data_preparation.prepare_segmentation_data"
     assert_help_lists(module, "--samples-dir", "--extract-dir", "--out-dir", "--views",

@@ -152,6 +152,7 @@ def test_several_seeds_per_map_add_images_and_keep_the_first(reference, tiny_che
                           read_png(tmp_path / "2CH_ED" / "labels" / f"{first[0]}.png"))
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_set(tiny_checkpoint, maps_2ch, tmp_path):
     slow = ["--sampler", "ddpm", "--steps", "40", "--batch-size", "1", "--num-samples", "6"]
     command = [sys.executable, "-m", "semantic_diffusion_model.sample", "--checkpoint",
@@ -171,6 +172,7 @@ def test_killed_run_resumes_to_the_same_set(tiny_checkpoint, maps_2ch, tmp_path)
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_mpiexec_two_ranks_generate_every_map_once(reference, tiny_checkpoint, maps_2ch, tmp_path, venv_bin):
     result = subprocess.run(
         [str(venv_bin / "mpiexec"), "-n", "2", sys.executable, "-m", "semantic_diffusion_model.sample",
@@ -203,6 +205,7 @@ def generated_count(log: Path) -> int:
     return int(re.findall(r"(\d+) images generated", log.read_text())[-1])
 
 
+@pytest.mark.slow
 def test_two_jobs_on_one_out_dir_generate_each_image_once(tiny_checkpoint, maps_2ch, tmp_path):
     logs = [tmp_path / f"job{i}.log" for i in range(2)]
     jobs = [start_job(tiny_checkpoint, maps_2ch, tmp_path / "shared", log, *SHARED) for log in logs]
@@ -234,9 +237,13 @@ def write_claim(out_dir: Path, name: str, host: str, pid: int, age_s: float = 0.
 
 
 def first_maps(maps_dir: Path, count: int) -> list[str]:
-    return [p.stem for p in list_pngs(maps_dir / "training")[:count]]
+    """The first ``count`` maps as the program orders them (by name over both splits: the ones
+    that --num-samples takes)."""
+    return sorted(p.stem for split in ("training", "validation")
+                  for p in list_pngs(maps_dir / split))[:count]
 
 
+@pytest.mark.slow
 def test_stale_claims_of_dead_jobs_are_taken_over(tiny_checkpoint, maps_2ch, tmp_path):
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()  # its pid is now dead
@@ -251,6 +258,7 @@ def test_stale_claims_of_dead_jobs_are_taken_over(tiny_checkpoint, maps_2ch, tmp
     assert [p.name for p in (tmp_path / "2CH_ED").rglob(".*")] == []  # claims and temporaries
 
 
+@pytest.mark.slow
 def test_claims_of_live_jobs_are_respected(tiny_checkpoint, maps_2ch, tmp_path, capsys):
     a, b, c = first_maps(maps_2ch, 3)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])

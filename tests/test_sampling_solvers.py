@@ -210,6 +210,7 @@ def test_dpm_solver_clips_the_start_at_log_snr_minus_5_1(steps, monkeypatch):
     assert clipped * 3 < unclipped, (clipped, unclipped)
 
 
+@pytest.mark.slow
 def test_the_registry_is_the_one_list_of_samplers(monkeypatch):
     import types
 

@@ -14,6 +14,10 @@ from semantic_diffusion_model.training.checkpoint import list_checkpoints, load_
 from .conftest import REPO, subprocess_env
 from .test_sdm_train import TINY
 
+# every test here runs programs as subprocesses or trains several networks
+pytestmark = pytest.mark.slow
+
+
 TIMEOUT = 300
 
 

@@ -96,6 +96,7 @@ def test_interrupted_and_resumed_run_ends_identical(reference_run, small_labels,
     assert (out / "checkpoint_0000006.pt").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "semantic_diffusion_model.train",
@@ -111,6 +112,7 @@ def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_training_reduces_the_loss_on_real_maps(small_labels, tmp_path):
     out = tmp_path / "overfit"
     main(train_args(small_labels, out, "--lr", "1e-3", "--lr-anneal-steps", "100000",

@@ -166,6 +166,7 @@ def small_disk(tmp_path):
             subprocess.run(["umount", str(folder)], check=True)
 
 
+@pytest.mark.slow
 def test_full_disk_while_writing_a_checkpoint(small_disk, small_labels):
     folder, preexec = small_disk
     out = folder / "run"
@@ -176,6 +177,7 @@ def test_full_disk_while_writing_a_checkpoint(small_disk, small_labels):
     assert not [p.name for p in out.iterdir() if p.suffix in (".pt", ".tmp")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["map", "image"])
 def test_truncated_png_is_the_only_stderr_line(which, small_labels, tmp_path):
     data = corrupt_copy(small_labels, tmp_path)

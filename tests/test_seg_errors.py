@@ -103,6 +103,7 @@ def test_testing_input_errors(small_extract, checkpoint, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_help_and_command_line_exit_status(small_extract, tmp_path, capsys):
     """--help documents every option; run as a program, a bad input exits 2 with one line."""
     for program, options in ((train, ["--preset", "--max-minutes", "--loss", "--resume"]),

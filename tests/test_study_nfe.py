@@ -51,6 +51,7 @@ def tiny_model(small_labels, tmp_path_factory):
     return out / "checkpoint_0000002.pt"
 
 
+@pytest.mark.slow
 def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels, small_extract,
                                                        tmp_path):
     out = tmp_path / "study"
@@ -65,8 +66,8 @@ def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels,
     with open(out / "nfe_study.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["name"], r["sampler"], r["steps"], r["nfe"]) for r in rows] == [
-        ("real", "", "0", "0"), ("tiny_ddpm_nfe3", "ddpm", "3", "3"),
-        ("tiny_heun_nfe3", "heun", "3", "3")]
+        ("real", "", "0", "0"), ("tiny_s2_ddpm_nfe3", "ddpm", "3", "3"),
+        ("tiny_s2_heun_nfe3", "heun", "3", "3")]
     for row in rows:
         assert 0 <= float(row["dice_mean_ci_low"]) <= float(row["dice_mean"]) <= float(row["dice_mean_ci_high"]) <= 100
         assert row["formulation"] == ("real" if row["name"] == "real" else "ddpm")
@@ -80,8 +81,8 @@ def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels,
     assert float(rows[1]["train_gflop"]) == pytest.approx(4 * training_gflop_per_image(model_config), abs=0.05)
     assert float(rows[1]["gflop_per_image"]) == pytest.approx(3 * forward_gflop(model_config), abs=0.01)
     assert (out / "nfe_study_cost.png").stat().st_size > 1000
-    assert len(list((out / "samples" / "tiny_heun_nfe3" / "2CH_ED" / "samples").glob("*.png"))) == 12
-    assert (out / "nfe_study.png").stat().st_size > 1000 and "| tiny_heun_nfe3 |" in (out / "nfe_study.md").read_text()
+    assert len(list((out / "samples" / "tiny_s2_heun_nfe3" / "2CH_ED" / "samples").glob("*.png"))) == 12
+    assert (out / "nfe_study.png").stat().st_size > 1000 and "| tiny_s2_heun_nfe3 |" in (out / "nfe_study.md").read_text()
     # the same command again finds every stage finished
     again = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
                            timeout=600)
@@ -103,9 +104,10 @@ def test_samplers_can_be_restricted_to_a_formulation(tiny_model):
     config = StudyConfig(checkpoints=(str(tiny_model),), labels_dir="l", extract_dir="e",
                          out_dir="o", samplers=("edm:heun", "ddpm:ddpm", "euler"), nfe=(5,),
                          real_baseline=False)
-    assert [r["name"] for r in runs_of(config)] == ["tiny_ddpm_nfe5", "tiny_euler_nfe5"]
+    assert [r["name"] for r in runs_of(config)] == ["tiny_s2_ddpm_nfe5", "tiny_s2_euler_nfe5"]
 
 
+@pytest.mark.slow
 def test_a_file_that_is_no_checkpoint_is_a_one_line_error(small_labels, small_extract, tmp_path):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"not a checkpoint")

@@ -153,6 +153,7 @@ def test_refuses_unwritable_or_foreign_output(tmp_path, capsys, synthetic_camus_
     assert sorted(p.name for p in foreign.iterdir()) == ["database_nifti"]
 
 
+@pytest.mark.slow
 def test_command_line_writes_set_and_figure(tmp_path):
     out = tmp_path / "cli"
     result = run_module("embedded_camus.generate", "--out-dir", out, "--num-patients", "3",
@@ -164,6 +165,7 @@ def test_command_line_writes_set_and_figure(tmp_path):
     assert json.loads((out / synthetic_camus.CONFIG_FILE).read_text())["seed"] == 7
 
 
+@pytest.mark.slow
 def test_both_commands_show_their_options():
     assert_help_lists("embedded_camus.generate", "--out-dir", "--num-patients", "--seed", "--size",
                       "--validation-fraction", "--testing-fraction", "--no-figure")

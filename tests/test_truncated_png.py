@@ -10,9 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from echo_from_noise.files import list_pngs
 from tests.conftest import REPO, subprocess_env
 from tests.test_seg_errors import TINY, checkpoint  # noqa: F401 (checkpoint is a fixture)
+
+pytestmark = pytest.mark.slow  # every test runs a program as a subprocess
 
 
 def truncated_copy(small_extract: Path, root: Path, split: str) -> tuple[Path, Path]:

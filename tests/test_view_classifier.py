@@ -188,6 +188,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(separable, tmp_path,
                                                                     one_thread):
     arguments = ["--data-dir", str(separable), "--epochs", "4", "--network", "efficientnet-b0",
@@ -251,6 +252,7 @@ def test_bad_input_is_one_line_naming_the_file_and_creates_no_output(trained, se
     assert sorted(p.name for p in trained.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_help_lists_the_options():
     assert_help_lists(TRAIN_MODULE, "--data-dir", "--out-dir", "--classes", "--network",
                       "--image-size", "--batch-size", "--epochs", "--lr", "--lr-min", "--augment",
