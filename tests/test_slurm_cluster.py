@@ -62,21 +62,40 @@ def job_env(**settings: str) -> dict[str, str]:
 
 def submit_and_wait(script: Path | None, logs: Path, *options: str, wrap: str = "",
                     **settings: str) -> str:
-    """sbatch --wait a template (or --wrap a command); assert the job (every array task) ended
-    with exit 0; -> the job's output files, concatenated."""
+    """sbatch a template (or --wrap a command) and wait for it; assert the job (every array task)
+    ended with exit 0; -> the job's output files, concatenated."""
     logs.mkdir(parents=True, exist_ok=True)
     name = f"efn-test-{logs.parent.name}-{logs.name}"
-    command = ["sbatch", "--wait", "--parsable", "--job-name", name, "--output",
+    command = ["sbatch", "--parsable", "--job-name", name, "--output",
                str(logs / "%x-%A_%a.out"), *options, *(["--wrap", wrap] if wrap else [str(script)])]
+    submitted = subprocess.run(command, cwd=REPO, env=job_env(**settings), capture_output=True,
+                               text=True, timeout=60)
+    assert submitted.returncode == 0, submitted.stderr
+    job = submitted.stdout.strip().split(";")[0]
     try:
-        result = subprocess.run(command, cwd=REPO, env=job_env(**settings), capture_output=True,
-                                text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        subprocess.run(["scancel", "--name", name], timeout=30)
+        states = wait_for_job(job)
+    except TimeoutError:
+        subprocess.run(["scancel", job], timeout=30)
         raise
     output = "".join(p.read_text() for p in sorted(logs.glob("*.out")))
-    assert result.returncode == 0, f"{result.stderr}\n{output[-3000:]}"
+    assert all(state == ("COMPLETED", "0:0") for state in states), f"{states}\n{output[-3000:]}"
     return output
+
+
+def wait_for_job(job: str) -> list[tuple[str, str]]:
+    """Poll scontrol every 0.3 s until every task of ``job`` has ended (sbatch --wait polls every
+    ~10 s, which made each test wait that long) -> (JobState, ExitCode) of each task."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        shown = subprocess.run(["scontrol", "-o", "show", "job", job], capture_output=True,
+                               text=True, timeout=30)
+        tasks = [(re.search(r"JobState=(\S+)", line).group(1), re.search(r"ExitCode=(\S+)", line).group(1))
+                 for line in shown.stdout.splitlines() if "JobState=" in line]
+        if tasks and all(state not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING",
+                                       "SUSPENDED", "REQUEUED") for state, _ in tasks):
+            return tasks
+        time.sleep(0.3)
+    raise TimeoutError(f"SLURM job {job} did not end within {TIMEOUT} s")
 
 
 def train_args(data: Path, out: Path) -> list[str]:
