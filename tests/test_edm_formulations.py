@@ -266,6 +266,7 @@ def edm_run(small_labels, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_edm_checkpoint_records_the_formulation(edm_run):
     state = load_checkpoint(str(edm_run / "checkpoint_0000006.pt"))
     assert state["diffusion_config"]["formulation"] == "edm"
@@ -297,6 +298,7 @@ def test_killed_edm_training_resumes_bit_identical(edm_run, small_labels, tmp_pa
             assert torch.equal(value, b[part][name]), (part, name)
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 @pytest.mark.parametrize("sampler", ["heun", "euler", "dpm-solver++"])
 def test_sampling_an_edm_checkpoint_writes_step_3(edm_run, small_labels, tmp_path, sampler):
     out = tmp_path / "samples"
@@ -320,6 +322,7 @@ def test_sampling_an_edm_checkpoint_writes_step_3(edm_run, small_labels, tmp_pat
     (["--sampler", "ddim"], ["sampler ddim does not fit edm checkpoints"]),
     (["--sampler", "dpm-solver++", "--dpm-spacing", "time_uniform"], ["needs a ddpm checkpoint"]),
 ])
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_a_sampler_that_does_not_fit_is_a_one_line_error(edm_run, small_labels, tmp_path, capsys,
                                                            options, fragments):
     out = tmp_path / "samples"

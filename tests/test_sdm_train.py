@@ -84,6 +84,7 @@ def test_run_writes_checkpoints_config_and_progress(reference_run):
     assert not all(torch.equal(p, state["model"][n]) for n, p in model.state_dict().items())
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_interrupted_and_resumed_run_ends_identical(reference_run, small_labels, tmp_path):
     out = tmp_path / "run"
     main(train_args(small_labels, out, "--save-interval", "3", "--max-steps", "3"))
@@ -134,6 +135,7 @@ def test_training_reduces_the_loss_on_real_maps(small_labels, tmp_path):
     assert after < 0.6 * before, (before, after)
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_microbatches_give_the_same_step(small_labels, tmp_path):
     main(train_args(small_labels, tmp_path / "whole", "--max-steps", "1"))
     main(train_args(small_labels, tmp_path / "micro", "--max-steps", "1", "--microbatch", "2"))
@@ -194,6 +196,7 @@ def poison_losses(monkeypatch, bad_calls) -> None:
     monkeypatch.setattr(GaussianDiffusion, "training_losses", patched)
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_a_nonfinite_step_is_skipped(small_labels, tmp_path, monkeypatch):
     poison_losses(monkeypatch, {1})
     out = tmp_path / "skip"

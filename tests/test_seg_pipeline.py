@@ -78,6 +78,7 @@ def test_rerun_without_resume_and_resume_with_other_settings_are_refused(
     assert (run / "last.pt").read_bytes() == before
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_testing_writes_metrics_summary_report_and_figures(trained, small_extract):
     out = trained / "results"
     test.main(["--checkpoint", str(trained / "straight" / "best.pt"), "--data-dir",

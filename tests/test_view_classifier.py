@@ -148,6 +148,7 @@ def trained(separable, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_training_writes_a_run_that_classifies_a_separable_set(trained, separable, tmp_path):
     with open(trained / "log.csv") as handle:
         log = list(csv.DictReader(handle))
