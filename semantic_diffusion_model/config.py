@@ -86,6 +86,22 @@ class DiffusionConfig:
     ve_sigma_min: float = field(default=0.02, metadata={"help": "ve: smallest training noise level"})
     ve_sigma_max: float = field(default=100.0, metadata={"help": "ve: largest training noise level"})
 
+    def check(self) -> None:
+        """UserError naming the first parameter outside its range (before anything trains)."""
+        rules = [(self.diffusion_steps >= 1, f"--diffusion-steps must be >= 1, got {self.diffusion_steps}"),
+                 (self.vb_weight >= 0, f"--vb-weight must be >= 0, got {self.vb_weight}"),
+                 (self.sigma_data > 0, f"--sigma-data must be > 0, got {self.sigma_data}"),
+                 (self.p_std > 0, f"--p-std must be > 0, got {self.p_std}"),
+                 (self.vp_beta_d > 0 and self.vp_beta_min >= 0,
+                  f"--vp-beta-d must be > 0 and --vp-beta-min >= 0, got {self.vp_beta_d} and {self.vp_beta_min}"),
+                 (0 < self.vp_epsilon_t < 1, f"--vp-epsilon-t must be in (0, 1), got {self.vp_epsilon_t}"),
+                 (self.vp_m >= 1, f"--vp-m must be >= 1, got {self.vp_m}"),
+                 (0 < self.ve_sigma_min < self.ve_sigma_max,
+                  f"--ve-sigma-min must be > 0 and below --ve-sigma-max, got {self.ve_sigma_min} and {self.ve_sigma_max}")]
+        for holds, message in rules:
+            if not holds:
+                raise UserError(message)
+
     @property
     def continuous(self) -> bool:
         """One of the EDM family (a denoiser of sigma), not the discrete DDPM process."""

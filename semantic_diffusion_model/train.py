@@ -54,6 +54,7 @@ def check_options(config: TrainConfig) -> None:
     if config.model_channels % config.norm_groups:
         raise UserError(f"--model-channels {config.model_channels} is not divisible by "
                         f"--norm-groups {config.norm_groups}")
+    sub_config(DiffusionConfig, config).check()
     check_network(config)
 
 
@@ -155,12 +156,13 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
               f"{ctx.world_size} process(es) x batch {config.batch_size} on {ctx.device}, "
               f"steps {step} -> {total}" + (f", resumed from {path}" if path else ""))
     log = ProgressLog(config.out_dir, ctx.is_main, step, ctx.device, config.tensorboard)
-    nonfinite = 0
+    nonfinite, finite_steps = 0, 0
     # the context closes the bar (ending its line) before any error is printed
     with tqdm(total=total, initial=step, desc="training", unit="step", disable=not ctx.is_main) as bar:
         while step < total:
             finite = trainer.step(step, log)
             nonfinite = 0 if finite else nonfinite + 1
+            finite_steps += finite
             step += 1
             bar.update(1)
             if nonfinite >= config.max_nonfinite_steps:
@@ -178,6 +180,10 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                     prune_checkpoints(config.out_dir, config.keep_checkpoints)
                 barrier()
     log.close()
+    if finite_steps == 0:  # fewer steps than --max-nonfinite-steps, every one of them skipped
+        raise UserError(f"training never produced a finite loss: all {total - trainer.start_step} "
+                        f"steps were skipped; the checkpoints in {config.out_dir} hold no "
+                        "training; check the formulation's parameters or try a lower --lr")
     if ctx.is_main:
         print(f"finished {total} steps; checkpoints in {config.out_dir}")
 

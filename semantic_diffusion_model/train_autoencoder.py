@@ -36,7 +36,7 @@ from .autoencoder.evaluation import evaluate, to_unit, write_figure
 from .autoencoder.loss import GammaVAELoss, PerceptualFeatures
 from .autoencoder.network import GammaVAE
 from .config import sub_config
-from .training.checkpoint import rng_states, set_rng_states
+from .training.checkpoint import rng_states, seed_global_generators, set_rng_states
 from .training.data import PairData, batch_indices, step_seed
 from .training.distributed import (DistContext, all_reduce_sum, barrier, finite_on_every_rank,
                                    run_distributed)
@@ -84,7 +84,7 @@ class AutoencoderTrainer:
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        torch.manual_seed(config.seed)  # the same initial weights on every rank
+        seed_global_generators(config.seed)  # the same initial weights on every rank
         self.model = GammaVAE(sub_config(AutoencoderConfig, config)).to(device)
         self.loss = GammaVAELoss(self.model.config, perceptual.to(device) if perceptual else None)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)

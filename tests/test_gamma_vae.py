@@ -23,6 +23,7 @@ from semantic_diffusion_model.autoencoder.network import GammaVAE
 from semantic_diffusion_model.train_autoencoder import main
 
 from .conftest import REPO, expect_user_error, kill_when, subprocess_env
+from .test_sdm_train import assert_same_rng_states
 
 TINY = dict(image_size=64, channels=(8, 16), norm_groups=8, num_res_blocks=1)
 TINY_ARGS = ["--image-size", "64", "--channels", "8", "16", "--norm-groups", "8",
@@ -172,6 +173,7 @@ def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     for index, state in a["optimizer"]["state"].items():
         for key, value in state.items():
             assert torch.equal(value, b["optimizer"]["state"][index][key]), (index, key)
+    assert_same_rng_states(a["rng"], b["rng"])  # every entry: the global generators are seeded
     assert [e for e, _ in list_checkpoints(str(out))] == [2, 3]  # --keep-checkpoints 2
     assert len(list(csv.DictReader((out / "progress.csv").open()))) == 3
     assert (out / "evaluation.json").is_file() and not list(out.glob(".*.tmp"))

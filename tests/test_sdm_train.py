@@ -42,6 +42,16 @@ def assert_same_training_state(path_a: str, path_b: str) -> None:
     for index, state in a["optimizer"]["state"].items():
         for key, value in state.items():
             assert torch.equal(value, b["optimizer"]["state"][index][key]), (index, key)
+    assert_same_rng_states(a["rng"], b["rng"])
+
+
+def assert_same_rng_states(a: dict, b: dict) -> None:
+    """Every generator state a checkpoint stores (torch, numpy, Python) is the same."""
+    assert torch.equal(a["torch"], b["torch"])
+    assert torch.equal(a["numpy"]["keys"], b["numpy"]["keys"])
+    assert {k: v for k, v in a["numpy"].items() if k != "keys"} == {k: v for k, v in b["numpy"].items() if k != "keys"}
+    assert torch.equal(a["python"]["state"], b["python"]["state"])
+    assert a["python"]["gauss_next"] == b["python"]["gauss_next"]
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str]:

@@ -201,3 +201,36 @@ def test_maps_from_urls_are_checked_and_named_by_their_url(small_labels, tmp_pat
     monkeypatch.setattr(storage, "read_bytes", lambda path: local.read_bytes())
     with pytest.raises(Exception, match=re.escape(f"{url}: label values [9] outside 0..4")):
         read_map(url, 5)
+
+
+@pytest.mark.parametrize("options,expected", [
+    (["--formulation", "edm", "--sigma-data", "0"], "--sigma-data must be > 0, got 0.0"),
+    (["--formulation", "vp", "--vp-epsilon-t", "2"], "--vp-epsilon-t must be in (0, 1), got 2.0"),
+    (["--formulation", "ve", "--ve-sigma-min", "100", "--ve-sigma-max", "0.02"],
+     "--ve-sigma-min must be > 0 and below --ve-sigma-max"),
+    (["--formulation", "edm", "--p-std", "-1"], "--p-std must be > 0"),
+])
+def test_formulation_parameters_out_of_range_are_refused(options, expected, small_labels, tmp_path,
+                                                         capsys):
+    # before: --sigma-data 0 trained NaN at every step and ended with exit 0, --vp-epsilon-t 2
+    # trained with an MSE of 3.4e9
+    assert_refused(small_labels, tmp_path, capsys, expected, *options)
+
+
+def test_a_run_without_one_finite_step_ends_with_an_error(small_labels, tmp_path, monkeypatch, capsys):
+    # fewer steps than --max-nonfinite-steps, all of them non-finite: not a success
+    from .test_sdm_train import poison_losses
+
+    poison_losses(monkeypatch, "all")
+    code, err = run_main(train_args(small_labels, tmp_path / "nan", "--max-steps", "2"), capsys)
+    assert code == 2 and err.startswith("error: training never produced a finite loss: all 2 steps"), err
+
+
+def test_sampler_noise_range_must_be_increasing():
+    import math
+
+    from echo_from_noise.errors import UserError
+    from semantic_diffusion_model.samplers import Process, Sampler
+
+    with pytest.raises(UserError, match="--sigma-min 5.0 must be below --sigma-max 1.0"):
+        Sampler("heun", Process("edm", 0.002, math.inf), 4, sigma_min=5.0, sigma_max=1.0)

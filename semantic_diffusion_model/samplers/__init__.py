@@ -50,6 +50,9 @@ class Sampler:
                             f"({what} is {process.formulation}); use logSNR")
         if self.options.sigma_min < 0 or self.options.sigma_max < 0 or self.options.rho <= 0:
             raise UserError("--sigma-min and --sigma-max must be >= 0 and --rho > 0")
+        if self.options.sigma_min and self.options.sigma_max and self.options.sigma_min >= self.options.sigma_max:
+            raise UserError(f"--sigma-min {self.options.sigma_min} must be below --sigma-max "
+                            f"{self.options.sigma_max}")
         if self.options.heun_euler_below < 0 or 0 < self.options.heun_max_ratio <= 1:
             raise UserError("--heun-euler-below must be >= 0 and --heun-max-ratio 0 or > 1, got "
                             f"{self.options.heun_euler_below} and {self.options.heun_max_ratio}")

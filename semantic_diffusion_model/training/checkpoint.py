@@ -122,6 +122,15 @@ def load_model(path: str, device: str | torch.device = "cpu", use_ema: bool = Tr
     return model_from_state(load_checkpoint(path), path, device, use_ema)
 
 
+def seed_global_generators(seed: int) -> None:
+    """Seed torch's, numpy's and Python's global generators from --seed at the start of a run, so
+    that the states a checkpoint stores (rng_states) are the same in every run of a command,
+    resumed or not."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def rng_states() -> dict:
     """The torch, numpy and python RNG states as plain, weights_only-loadable values."""
     _, keys, pos, has_gauss, cached = np.random.get_state()

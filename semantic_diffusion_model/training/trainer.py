@@ -19,7 +19,7 @@ from ..diffusion.ddpm import create_diffusion
 from ..diffusion.edm_loss import EDMLoss
 from ..diffusion.preconditioning import PreconditionedDenoiser
 from ..network.unet import SPADEUNet
-from .checkpoint import rng_states, set_rng_states
+from .checkpoint import rng_states, seed_global_generators, set_rng_states
 from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
 from .latents import LatentData
 from .distributed import DistContext, finite_on_every_rank
@@ -45,7 +45,7 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
             torch.backends.cudnn.benchmark = True
-        torch.manual_seed(config.seed)  # the same initial weights on every rank
+        seed_global_generators(config.seed)  # the same initial weights on every rank
         self.model = SPADEUNet(self.model_config).to(device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
