@@ -81,6 +81,7 @@ def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels,
     assert float(rows[1]["train_gflop"]) == pytest.approx(4 * training_gflop_per_image(model_config), abs=0.05)
     assert float(rows[1]["gflop_per_image"]) == pytest.approx(3 * forward_gflop(model_config), abs=0.01)
     assert (out / "nfe_study_cost.png").stat().st_size > 1000
+    assert 0 <= float(rows[1]["saturated_percent"]) <= 100 and rows[0]["saturated_percent"] == ""
     assert len(list((out / "samples" / "tiny_s2_heun_nfe3" / "2CH_ED" / "samples").glob("*.png"))) == 12
     assert (out / "nfe_study.png").stat().st_size > 1000 and "| tiny_s2_heun_nfe3 |" in (out / "nfe_study.md").read_text()
     # the same command again finds every stage finished
