@@ -221,7 +221,8 @@ def run_program(body: Callable[[], Any]) -> None:
     try:
         body()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # one line, whatever a library put in the message (nibabel's texts hold newlines)
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("interrupted: finished outputs are kept; re-run the same command to resume",

@@ -26,6 +26,7 @@ from monai.transforms import (Compose, NormalizeIntensityd, RandAdjustContrastd,
 
 from echo_from_noise.cli import parse_config, run_program, save_config
 from echo_from_noise.device import pick_device
+from echo_from_noise.errors import UserError
 from echo_from_noise.files import check_writable, remove_temporaries
 from echo_from_noise.launch import require_one_process
 
@@ -62,6 +63,10 @@ def load_data(config: ViewTrainConfig, checkpoint: dict | None) -> ViewData:
     names = CLASS_NAMES[config.classes]
     counts = np.bincount([i.label for i in train], minlength=len(names))
     per_class = ", ".join(f"{n} {c}" for c, n in zip(names, counts))
+    if (counts == 0).any():  # a classifier of one class learns nothing
+        raise UserError(f"{config.data_dir}: the training split has no images of "
+                        f"{', '.join(n for n, c in zip(names, counts) if c == 0)} "
+                        f"({per_class}); every class of --classes {config.classes} is needed")
     print(f"data: {len(train)} training ({per_class}), {len(val)} validation images from "
           f"{config.data_dir}, at {config.image_size} px")
     train_images = load_images(train, config.image_size)

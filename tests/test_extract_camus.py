@@ -1,6 +1,7 @@
 """Extraction of CAMUS (both releases) to the step 1 PNG layout."""
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -227,6 +228,7 @@ def save_nifti(path: Path, array: np.ndarray) -> None:
 @pytest.mark.parametrize("damage, message", [
     ("corrupt", "cannot read NIfTI"),
     ("truncated", "cannot read NIfTI"),
+    ("payload", "cannot read NIfTI"),  # a valid gzip of half a file: nibabel's text has a newline
     ("4d", "expected a 2-D frame, got shape (64, 64, 2, 2)"),
     ("label_size", "differs from image size"),
     ("label_value", "label values [9] outside 0..3"),
@@ -240,6 +242,9 @@ def test_bad_nifti_names_the_file_and_creates_nothing(synthetic_camus_dir, tmp_p
         image.write_bytes(b"not gzip")
     elif damage == "truncated":
         image.write_bytes(image.read_bytes()[:image.stat().st_size // 2])
+    elif damage == "payload":
+        raw = gzip.decompress(image.read_bytes())
+        image.write_bytes(gzip.compress(raw[:len(raw) // 2]))
     elif damage == "4d":
         save_nifti(image, np.zeros((64, 64, 2, 2), np.uint8))
     elif damage == "label_size":

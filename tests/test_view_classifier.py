@@ -230,6 +230,11 @@ def test_bad_input_is_one_line_naming_the_file_and_creates_no_output(trained, se
         shutil.rmtree(no_validation / view / "images" / "validation")
     expect_user_error(trainer.main, ["--data-dir", str(no_validation), "--out-dir", str(out)],
                       capsys, str(no_validation), "'validation'")
+    only_2ch = tmp_path / "only_2ch"  # a 2CH/4CH classifier cannot learn from 2CH images alone
+    shutil.copytree(separable, only_2ch)
+    shutil.rmtree(only_2ch / "4CH_ED")
+    expect_user_error(trainer.main, ["--data-dir", str(only_2ch), "--out-dir", str(out)],
+                      capsys, str(only_2ch), "no images of 4CH")
     assert not out.exists()
 
     segmentation = tmp_path / "seg.pt"
