@@ -56,6 +56,7 @@ from .synthetic_quality import evaluation
 from .synthetic_quality.features import FeatureNetwork
 from .synthetic_quality.inputs import read_real, read_synthetic
 from .synthetic_quality.report import render_report
+from .synthetic_quality.ssim import WINDOW
 from .test_view_classifier import confusion_figure, evaluate_views
 from .view_classifier.config import ViewTrainConfig, check_batches, check_config
 from .view_classifier.data import list_view_images
@@ -85,7 +86,7 @@ class EvaluateOwnConfig:
         "help": "train and test the view classifiers (options --view-*); needs images of both "
                 "chambers"})
     ssim_size: int = field(default=64, metadata={
-        "help": "images are compared by SSIM at this size (pixels)"})
+        "help": "images are compared by SSIM at this size (pixels; at least the 11 px SSIM window)"})
     kid_subsets: int = field(default=100, metadata={"help": "random subsets averaged by KID"})
     kid_subset_size: int = field(default=1000, metadata={
         "help": "images per KID subset (fewer when a set is smaller)"})
@@ -166,7 +167,7 @@ def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures:
 
 
 def run(config) -> None:
-    require_at_least(config, ssim_size=8, kid_subsets=1, kid_subset_size=2, figure_cases=0,
+    require_at_least(config, ssim_size=WINDOW, kid_subsets=1, kid_subset_size=2, figure_cases=0,
                      bootstrap=0)
     device = pick_device(config.device)
     # every input is read and checked before anything is written

@@ -207,6 +207,9 @@ def test_bad_input_is_one_line_and_leaves_nothing(small_extract, segmenter, tmp_
     # no samples folder at all
     expect_user_error(evaluate_main, ["--samples-dir", str(tmp_path / "none"), *base], capsys,
                       "none")
+    # SSIM's window is 11 px: a smaller --ssim-size was a traceback after the segmenter trained
+    expect_user_error(evaluate_main, ["--samples-dir", str(samples), *base, "--ssim-size", "10"],
+                      capsys, "--ssim-size must be at least 11, got 10")
     assert not out.exists()
 
 
