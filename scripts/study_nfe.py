@@ -384,8 +384,11 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
                 ax.axhline(r["dice_mean"], color="grey", linestyle="--", label="real training frames")
     left.set_xlabel("sampling GFLOP per image")
     right.set_xlabel("generator training GFLOP (forward and backward of every image)")
+    from matplotlib.ticker import NullFormatter
+
     for ax in (left, right):
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap
         ax.set_ylabel("mean Dice (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
