@@ -18,10 +18,6 @@ def nfe(steps: int) -> int:
     return steps
 
 
-def count_nfe(process: Process, steps: int, options) -> int:
-    return steps
-
-
 def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
            progress: bool = False) -> torch.Tensor:
     return heun.sample(denoiser, process, noise, steps, options, progress, second_order=False)

@@ -2,8 +2,9 @@
 read. A sampler is a module with NAME, SUMMARY, DEFAULT_STEPS (0 = all T steps of a ddpm model),
 FORMULATIONS (the checkpoints it fits), nfe(steps) and
 sample(denoiser, process, noise, steps, options, progress) -> images (and optionally
-check_steps(process, steps), raising UserError for steps it cannot take); adding one is its file
-and one entry below.
+check_steps(process, steps), raising UserError for steps it cannot take, and
+count_nfe(process, steps, options) where the evaluations depend on the noise levels, as heun's);
+adding one is its file and one entry below.
 """
 from __future__ import annotations
 
