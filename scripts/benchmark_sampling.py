@@ -21,7 +21,8 @@ from echo_from_noise.device import PRECISIONS, autocast_dtype
 from semantic_diffusion_model.training.checkpoint import load_model
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, sub_config
 from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser
-from semantic_diffusion_model.samplers import SAMPLER_NAMES, SAMPLERS, PerSampleNoise, Process, Sampler
+from semantic_diffusion_model.formulations import formulation_of
+from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from semantic_diffusion_model.network.unet import SPADEUNet
 from scripts.benchmark_timing import median_seconds, write_results
 
@@ -53,7 +54,7 @@ def build_model(config: SamplingBenchmarkConfig, device: torch.device):
 def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, diffusion_config, model_config = build_model(config, device)
-    process = Process.of(diffusion_config, model_config.learn_sigma)
+    process = formulation_of(diffusion_config, model_config.learn_sigma).process()
     size, channels = model_config.image_size, model_config.in_channels
     amp = autocast_dtype(config.precision, device)
     y = torch.zeros(config.batch_size, model_config.num_classes, size, size, device=device)
@@ -67,12 +68,11 @@ def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
     with torch.inference_mode():
         denoiser = LabelConditionedDenoiser(model, y, config.guidance_scale, amp)
         x = torch.randn(config.batch_size, channels, size, size, device=device)
-        t = torch.full((config.batch_size,), 500.0 if process.formulation == "ddpm" else 1.0,
-                       device=device)  # a timestep, or a noise level for the EDM family
+        t = torch.full((config.batch_size,), process.middle_level, device=device)
         denoiser(x, t)  # warm-up
         forward = median_seconds(lambda _: denoiser(x, t), max(3, config.repeats), device)
         for name in config.samplers:
-            if process.formulation not in SAMPLERS[name].FORMULATIONS:
+            if name not in process.samplers:
                 print(f"{name}: does not fit {process.formulation} checkpoints, skipped")
                 continue
             sampler = Sampler(name, process, steps=config.steps)

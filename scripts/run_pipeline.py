@@ -60,7 +60,7 @@ from echo_segmentation.evaluate_synthetic import EvaluateConfig
 from semantic_diffusion_model.training.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
 from semantic_diffusion_model.sample import Config as SampleConfig
-from semantic_diffusion_model.samplers.registry import SAMPLERS, samplers_for
+from semantic_diffusion_model.formulations import samplers_for
 from scripts.pipeline_launch import LAUNCHERS, PYTHON, check_launch, launcher_command
 from scripts.pipeline_presets import PRESETS
 from scripts.pipeline_slurm import REPORT_STAGE, SCHEDULER_OPTIONS, StageJob, submission_script, submit
@@ -178,20 +178,23 @@ PipelineConfig = make_dataclass(
 
 def resolve(config: PipelineConfig) -> PipelineConfig:
     """Fill every unset preset value from the preset. A preset's sampler that does not fit the
-    chosen --formulation (the ddpm sampler for an EDM model) becomes heun."""
+    chosen --formulation (the ddpm sampler for an EDM model) becomes the formulation's first
+    ODE solver (heun, or euler for rflow)."""
     values = config_to_dict(config)
     sampler_given = values["sampler"] is not None
     for key, value in PRESETS[config.preset].items():
         if values[key] is None:
             values[key] = value
     formulation = values["formulation"] or DiffusionTrainConfig.formulation
-    if formulation not in SAMPLERS[values["sampler"]].FORMULATIONS:
+    fitting = samplers_for(formulation)
+    if values["sampler"] not in fitting:
         if sampler_given:
             raise UserError(f"--sampler {values['sampler']} does not fit --formulation "
-                            f"{formulation}; samplers that do: {', '.join(samplers_for(formulation))}")
-        print(f"note: --formulation {formulation}: sampling with heun (the preset's "
-              f"{values['sampler']} needs a ddpm model)", file=sys.stderr)
-        values["sampler"] = "heun"
+                            f"{formulation}; samplers that do: {', '.join(fitting)}")
+        replacement = "heun" if "heun" in fitting else fitting[0]
+        print(f"note: --formulation {formulation}: sampling with {replacement} (the preset's "
+              f"{values['sampler']} does not fit it)", file=sys.stderr)
+        values["sampler"] = replacement
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return PipelineConfig(**values)
 

@@ -48,7 +48,7 @@ from echo_from_noise.files import atomic_path, check_writable, list_pngs, read_j
 from echo_segmentation.config import PRESETS as SEG_PRESETS
 from semantic_diffusion_model.autoencoder.checkpoint import load_autoencoder
 from semantic_diffusion_model.config import ModelConfig
-from semantic_diffusion_model.diffusion.preconditioning import FORMULATIONS
+from semantic_diffusion_model.formulations import FORMULATIONS, formulation_of
 from semantic_diffusion_model.flops import decoder_gflop, forward_gflop, training_gflop_per_image
 from semantic_diffusion_model.samplers import Process, Sampler, SamplerConfig
 from semantic_diffusion_model.samplers.registry import SAMPLER_NAMES, SAMPLERS
@@ -167,7 +167,7 @@ def checkpoint_facts(paths: tuple[str, ...]) -> list[dict]:
             label += "_"
         labels.add(label)
         facts.append({"checkpoint": path, "label": label, "formulation": diffusion.formulation,
-                      "process": Process.of(diffusion, model.learn_sigma),
+                      "process": formulation_of(diffusion, model.learn_sigma).process(),
                       **training_cost(state, model, folder)})
     return facts
 
@@ -194,7 +194,7 @@ def runs_of(c: StudyConfig) -> list[dict]:
     for fact in checkpoint_facts(c.checkpoints):
         formulation = fact["formulation"]
         fitting = [spec for spec in specs if spec.formulation in ("", formulation)
-                   and formulation in SAMPLERS[spec.sampler].FORMULATIONS]
+                   and spec.sampler in fact["process"].samplers]
         if not fitting:
             raise UserError(f"{fact['checkpoint']}: none of --samplers {' '.join(c.samplers)} fits "
                             f"its formulation {formulation}")

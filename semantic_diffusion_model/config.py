@@ -9,6 +9,7 @@ a checkpoint can rebuild ``ModelConfig`` and ``DiffusionConfig`` from the saved 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,8 @@ from echo_from_noise.device import PRECISIONS
 from echo_from_noise.errors import UserError
 from echo_from_noise.launch import DIST_HOST_HELP
 
-from .diffusion.preconditioning import FORMULATIONS
+from .formulations import FORMULATIONS
+from .formulations import describe as formulations_help
 
 # published channel multipliers by image size (guided-diffusion / SDM)
 CHANNEL_MULT_BY_SIZE = {256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
@@ -67,45 +69,33 @@ class ModelConfig:
         return CHANNEL_MULT_BY_SIZE[self.image_size]
 
 
-@dataclass
-class DiffusionConfig:
-    """The diffusion process and its training loss: the discrete DDPM process of the published SDM,
-    or one of the continuous EDM family (Karras et al. 2022) around the same network."""
-
-    formulation: str = field(default="ddpm", metadata={"help": "ddpm = the published SDM (discrete cosine schedule, epsilon and learned variance, hybrid loss); edm / vp / ve = EDM's preconditioning and loss of that name (the network predicts no variance: --learn-sigma is ignored)", "choices": FORMULATIONS})
-    noise_schedule: str = field(default="cosine", metadata={"help": "ddpm: beta schedule", "choices": ("cosine", "linear")})
-    diffusion_steps: int = field(default=1000, metadata={"help": "ddpm: number of diffusion steps T"})
-    vb_weight: float = field(default=0.001, metadata={"help": "ddpm: weight of the per-timestep variational term L_t in the hybrid loss MSE + w L_t (the published code's mse + 0.001 * vb; guided-diffusion uses 1)"})
-    sigma_data: float = field(default=0.5, metadata={"help": "edm: standard deviation of the data in c_skip, c_out, c_in and the loss weight"})
-    p_mean: float = field(default=-1.2, metadata={"help": "edm: mean of ln(sigma) of the training noise levels"})
-    p_std: float = field(default=1.2, metadata={"help": "edm: standard deviation of ln(sigma) of the training noise levels"})
-    vp_beta_d: float = field(default=19.9, metadata={"help": "vp: beta_d of sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1)"})
-    vp_beta_min: float = field(default=0.1, metadata={"help": "vp: beta_min of sigma(t)"})
-    vp_epsilon_t: float = field(default=1e-5, metadata={"help": "vp: smallest training time t (t ~ U(epsilon_t, 1))"})
-    vp_m: int = field(default=1000, metadata={"help": "vp: M of the network's noise input c_noise = (M - 1) t"})
-    ve_sigma_min: float = field(default=0.02, metadata={"help": "ve: smallest training noise level"})
-    ve_sigma_max: float = field(default=100.0, metadata={"help": "ve: largest training noise level"})
-
-    def check(self) -> None:
-        """UserError naming the first parameter outside its range (before anything trains)."""
-        rules = [(self.diffusion_steps >= 1, f"--diffusion-steps must be >= 1, got {self.diffusion_steps}"),
-                 (self.vb_weight >= 0, f"--vb-weight must be >= 0, got {self.vb_weight}"),
-                 (self.sigma_data > 0, f"--sigma-data must be > 0, got {self.sigma_data}"),
-                 (self.p_std > 0, f"--p-std must be > 0, got {self.p_std}"),
-                 (self.vp_beta_d > 0 and self.vp_beta_min >= 0,
-                  f"--vp-beta-d must be > 0 and --vp-beta-min >= 0, got {self.vp_beta_d} and {self.vp_beta_min}"),
-                 (0 < self.vp_epsilon_t < 1, f"--vp-epsilon-t must be in (0, 1), got {self.vp_epsilon_t}"),
-                 (self.vp_m >= 1, f"--vp-m must be >= 1, got {self.vp_m}"),
-                 (0 < self.ve_sigma_min < self.ve_sigma_max,
-                  f"--ve-sigma-min must be > 0 and below --ve-sigma-max, got {self.ve_sigma_min} and {self.ve_sigma_max}")]
-        for holds, message in rules:
+def _check_diffusion(self) -> None:
+    """UserError naming the first parameter outside its range (before anything trains)."""
+    for formulation in FORMULATIONS.values():
+        for holds, message in formulation.parameter_rules(self):
             if not holds:
                 raise UserError(message)
 
-    @property
-    def continuous(self) -> bool:
-        """One of the EDM family (a denoiser of sigma), not the discrete DDPM process."""
-        return self.formulation != "ddpm"
+
+def _diffusion_fields() -> list[tuple]:
+    """--formulation, then every formulation's parameters (formulations.*.Parameters)."""
+    specs = [("formulation", str, field(default="ddpm", metadata={
+        "help": f"{formulations_help()} (the EDM family's and rflow's networks predict no variance: "
+                "--learn-sigma is ignored)", "choices": FORMULATIONS}))]
+    for formulation in FORMULATIONS.values():
+        hints = typing.get_type_hints(formulation.Parameters)
+        specs += [(f.name, hints[f.name], field(default=f.default, metadata=f.metadata))
+                  for f in dataclasses.fields(formulation.Parameters)]
+    return specs
+
+
+# The diffusion process and its training loss: the discrete DDPM process of the published SDM,
+# one of the continuous EDM family (Karras et al. 2022) around the same network, or rectified flow.
+# Its options are those of every formulation (``formulations``), so a checkpoint records them all.
+DiffusionConfig = dataclasses.make_dataclass("DiffusionConfig", _diffusion_fields(), namespace={
+    "check": _check_diffusion,
+    "__doc__": "The diffusion process and its training loss: --formulation and the parameters of "
+               "every formulation (formulations.FORMULATIONS)."})
 
 
 @dataclass
@@ -150,8 +140,8 @@ class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.formulation != "ddpm":  # the EDM family's denoiser has no variance output
-            self.learn_sigma = False
+        if self.formulation in FORMULATIONS and not FORMULATIONS[self.formulation].learns_variance:
+            self.learn_sigma = False  # e.g. the EDM family's denoiser has no variance output
 
     @property
     def total_steps(self) -> int:

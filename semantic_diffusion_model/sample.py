@@ -52,7 +52,8 @@ from .training.distributed import DistContext, all_reduce_sum, broadcast_object,
 from .samplers.guidance import LabelConditionedDenoiser, effective_guidance_scale
 from .sampling.outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporaries, to_uint8,
                              write_contact_sheet, write_outputs)
-from .samplers import PerSampleNoise, Process, Sampler, SamplerConfig
+from .formulations import formulation_of
+from .samplers import PerSampleNoise, Sampler, SamplerConfig
 from .samplers.registry import describe as describe_samplers
 from .sampling.latent import LatentSpace
 from .sampling.maps import MapItem, check_map, find_maps
@@ -127,7 +128,8 @@ class Job:
         latent = LatentSpace.of_checkpoint(state, config.checkpoint, config.autoencoder, ctx.device)
         # standardised latents are not in [-1, 1]: no clipping of the denoised latent
         clip = config.clip_denoised and latent is None
-        sampler = Sampler(config.sampler, Process.of(diffusion_config, model_config.learn_sigma),
+        process = formulation_of(diffusion_config, model_config.learn_sigma).process()
+        sampler = Sampler(config.sampler, process,
                           config.steps, options=config, what=config.checkpoint, clip_denoised=clip)
         trained_views = list((state.get("config") or {}).get("views") or [])
         return cls(config, ctx, model, model_config, trained_views, sampler, scale,
@@ -153,7 +155,7 @@ class Job:
         c, sampler = self.config, self.sampler
         checkpoint = c.checkpoint if "://" in c.checkpoint else os.path.abspath(c.checkpoint)
         ode = sampler.name in ("heun", "euler") or (sampler.name == "dpm-solver++"
-                                                    and sampler.process.formulation != "ddpm")
+                                                    and not sampler.process.is_discrete)
         return {"checkpoint": checkpoint, "use_ema": c.use_ema, "sampler": sampler.name,
                 "steps": sampler.steps, "eta": c.eta if sampler.name == "ddim" else 0.0,
                 "dpm_spacing": c.dpm_spacing if sampler.name == "dpm-solver++" else "",

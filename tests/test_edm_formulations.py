@@ -14,10 +14,9 @@ import pytest
 import torch
 
 from semantic_diffusion_model.config import DiffusionConfig, TrainConfig
-from semantic_diffusion_model.diffusion.edm_loss import EDMLoss
-from semantic_diffusion_model.diffusion.preconditioning import (Coefficients,
-                                                                PreconditionedDenoiser, vp_sigma,
+from semantic_diffusion_model.diffusion.preconditioning import (PreconditionedDenoiser, vp_sigma,
                                                                 vp_sigma_inverse)
+from semantic_diffusion_model.formulations import formulation_of
 from semantic_diffusion_model.sample import main as sample_main
 from semantic_diffusion_model.samplers import PerSampleNoise, Process, Sampler
 from semantic_diffusion_model.samplers.sigma_steps import iddpm_levels, sigma_steps
@@ -32,7 +31,7 @@ SIGMAS = torch.tensor([0.002, 0.1, 0.5, 1.0, 7.0, 80.0], dtype=torch.float64)
 @pytest.mark.parametrize("formulation", ["edm", "vp", "ve"])
 def test_preconditioning_equals_the_closed_forms(formulation):
     config = DiffusionConfig(formulation=formulation)
-    c_skip, c_out, c_in, c_noise = Coefficients(config)(SIGMAS)
+    c_skip, c_out, c_in, c_noise = formulation_of(config).coefficients(SIGMAS)
     s = SIGMAS.numpy()
     if formulation == "edm":  # Karras et al. 2022, Table 1, sigma_data 0.5
         expected = (0.25 / (s**2 + 0.25), s * 0.5 / np.sqrt(s**2 + 0.25), 1 / np.sqrt(s**2 + 0.25),
@@ -54,19 +53,19 @@ def test_vp_sigma_and_its_inverse():
     np.testing.assert_allclose(sigma.numpy(), np.sqrt(np.exp(0.5 * 19.9 * t.numpy()**2 + 0.1 * t.numpy()) - 1))
     np.testing.assert_allclose(vp_sigma_inverse(sigma, 19.9, 0.1).numpy(), t.numpy(), rtol=1e-9)
     config = DiffusionConfig(formulation="vp")
-    assert Coefficients(config).sigma_max == pytest.approx(math.sqrt(math.exp(9.95 + 0.1) - 1))
-    assert Coefficients(DiffusionConfig(formulation="ve")).sigma_min == 0.02
+    assert formulation_of(config).sigma_max == pytest.approx(math.sqrt(math.exp(9.95 + 0.1) - 1))
+    assert formulation_of(DiffusionConfig(formulation="ve")).sigma_min == 0.02
 
 
 @pytest.mark.parametrize("formulation", ["edm", "vp", "ve"])
 def test_loss_weights_and_noise_level_distributions(formulation):
     config = DiffusionConfig(formulation=formulation)
-    loss = EDMLoss(config)
+    loss = formulation_of(config)
     weight = loss.weight(SIGMAS).numpy()
     s = SIGMAS.numpy()
     expected = (s**2 + 0.25) / (s * 0.5) ** 2 if formulation == "edm" else 1 / s**2
     np.testing.assert_allclose(weight, expected, rtol=1e-12)
-    sigma, u = loss.draw_sigma(20000, torch.Generator().manual_seed(0), "cpu")
+    sigma, u = loss.draw(20000, torch.Generator().manual_seed(0), "cpu")
     log_sigma = sigma.double().log()
     if formulation == "edm":  # ln sigma ~ N(-1.2, 1.2^2)
         assert log_sigma.mean().item() == pytest.approx(-1.2, abs=0.03)
@@ -94,8 +93,9 @@ def test_preconditioned_denoiser_wraps_the_network(formulation):
     config = DiffusionConfig(formulation=formulation)
     net = RecordingNetwork()
     x, sigma = torch.randn(2, 1, 4, 4), torch.tensor([0.3, 20.0])
-    out = PreconditionedDenoiser(net, config)(x, sigma, None)
-    c_skip, c_out, c_in, c_noise = (c.float() for c in Coefficients(config)(sigma.double().reshape(-1, 1, 1, 1)))
+    formulation = formulation_of(config)
+    out = PreconditionedDenoiser(net, formulation)(x, sigma, None)
+    c_skip, c_out, c_in, c_noise = (c.float() for c in formulation.coefficients(sigma.double().reshape(-1, 1, 1, 1)))
     torch.testing.assert_close(net.inputs[0], c_in * x)
     torch.testing.assert_close(net.inputs[1], c_noise.flatten())
     torch.testing.assert_close(out, c_skip * x + c_out * (3 * c_in * x + c_noise))

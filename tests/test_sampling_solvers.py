@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from semantic_diffusion_model.config import DiffusionConfig
 from semantic_diffusion_model.diffusion.ddpm import get_named_beta_schedule
+from semantic_diffusion_model.formulations import DDPM
 from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser, effective_guidance_scale
 from semantic_diffusion_model.diffusion.respacing import respace_betas, respaced_diffusion, space_timesteps
 from semantic_diffusion_model.samplers import (SAMPLER_NAMES, DiscreteVPSchedule, PerSampleNoise, Process,
@@ -231,12 +233,15 @@ def test_the_registry_is_the_one_list_of_samplers(monkeypatch):
     words = " ".join(shown.split())
     for name, module in registry.SAMPLERS.items():
         assert f"  {name} " in shown and " ".join(module.SUMMARY.split()) in words, name
-    # a new sampler is one module and one registration: the sampler and --help know it at once
+    # a new sampler is one module and one registration (plus its name in the samplers of the
+    # formulations it fits): the sampler and --help know it at once
     fake = types.SimpleNamespace(NAME="fake", SUMMARY="a fake sampler", DEFAULT_STEPS=3,
-                                 FORMULATIONS=("ddpm",), nfe=lambda steps: 2 * steps,
+                                 nfe=lambda steps: 2 * steps,
                                  sample=lambda denoiser, process, noise, steps, options, progress: noise())
     monkeypatch.setitem(registry.SAMPLERS, "fake", fake)
-    sampler = Sampler("fake", Process.discrete(BETAS, False))
+    monkeypatch.setattr(DDPM, "samplers", (*DDPM.samplers, "fake"))
+    sampler = Sampler("fake", DDPM(DiffusionConfig(), learn_sigma=False).process())
     assert sampler.steps == 3 and sampler.nfe == 6
     assert sampler(None, PerSampleNoise([0], (1, 2, 2))).shape == (1, 1, 2, 2)
     assert "fake" in registry.describe() and "NFE = 2 x steps" in registry.describe()
+    assert "a fake sampler. Checkpoints: ddpm;" in " ".join(registry.describe().split())

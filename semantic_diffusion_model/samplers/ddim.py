@@ -20,7 +20,6 @@ from .process import Process
 NAME = "ddim"
 SUMMARY = "DDIM, --eta 0 deterministic"
 DEFAULT_STEPS = 50
-FORMULATIONS = ("ddpm",)
 
 
 def nfe(steps: int) -> int:

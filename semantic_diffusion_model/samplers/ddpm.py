@@ -18,7 +18,6 @@ NAME = "ddpm"
 SUMMARY = ("published ancestral DDPM with the learned variance, all T = 1000 steps by default "
            "(NFE 1000); --steps N < T samples the respaced diffusion (NFE N)")
 DEFAULT_STEPS = 0  # all T steps: the published sampler
-FORMULATIONS = ("ddpm",)
 
 
 def nfe(steps: int) -> int:

@@ -30,7 +30,6 @@ from .vp_schedule import DiscreteVPSchedule
 NAME = "dpm-solver++"
 SUMMARY = "DPM-Solver++(2M), multistep 2nd order, data prediction"
 DEFAULT_STEPS = 20
-FORMULATIONS = ("ddpm", "edm", "vp", "ve")
 SPACINGS = ("logSNR", "time_uniform", "time_quadratic")
 LAMBDA_MIN = -5.1  # the reference solver's clip of the cosine schedule's log-SNR at t_max
 
@@ -83,7 +82,7 @@ def solve(data_prediction, x: torch.Tensor, lambdas: np.ndarray, alphas: np.ndar
 def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
            progress: bool = False) -> torch.Tensor:
     clip, channels = options.clip_denoised, noise.sample_shape[0]
-    if process.formulation != "ddpm":
+    if not process.is_discrete:
         return sample_sigma(denoiser, process, noise, steps, options, progress)
     schedule = process.schedule
     ts = time_steps(schedule, steps, options.dpm_spacing)

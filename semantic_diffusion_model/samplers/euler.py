@@ -11,7 +11,6 @@ from .process import Process
 NAME = "euler"
 SUMMARY = "Euler solver of the probability-flow ODE (Heun's steps without the correction)"
 DEFAULT_STEPS = 35
-FORMULATIONS = heun.FORMULATIONS
 
 
 def nfe(steps: int) -> int:

@@ -1,7 +1,8 @@
 """Heun's 2nd-order method on the probability-flow ODE (Karras et al. 2022, Algorithm 2).
 
-In EDM's coordinates (``process``) the ODE is dx/dsigma = (x - D(x; sigma)) / sigma. From
-x ~ N(0, sigma_0^2 I), step i:
+In EDM's coordinates (``process``) the ODE is dx/dsigma = (x - D(x; sigma)) / sigma (for rectified
+flow the same formula in t, ``process.FlowProcess``, whose thresholds below apply to the sigma
+t / (1 - t) of each time). From x ~ N(0, sigma_0^2 I), step i:
     optional churn: gamma = min(S_churn / N, sqrt(2) - 1) for S_min <= sigma_i <= S_max (else 0),
         sigma_hat = (1 + gamma) sigma_i, x_hat = x_i + sqrt(sigma_hat^2 - sigma_i^2) S_noise z
     Euler predictor: d = (x_hat - D(x_hat; sigma_hat)) / sigma_hat,
@@ -33,13 +34,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .noise import PerSampleNoise
-from .process import Process, sigma_denoiser
-from .sigma_steps import sigma_range, sigma_steps
+from .process import Process
 
 NAME = "heun"
 SUMMARY = "EDM Heun solver of the probability-flow ODE (Algorithm 2; --s-churn 0 = Algorithm 1)"
 DEFAULT_STEPS = 18  # EDM's CIFAR-10 setting: 35 NFE
-FORMULATIONS = ("ddpm", "edm", "vp", "ve")
 
 
 def nfe(steps: int) -> int:
@@ -48,7 +47,8 @@ def nfe(steps: int) -> int:
 
 
 def corrected(sigma_hat: float, sigma_next: float, options) -> bool:
-    """Whether the step sigma_hat -> sigma_next takes Heun's correction (see the module text)."""
+    """Whether the step sigma_hat -> sigma_next (EDM noise levels) takes Heun's correction (see
+    the module text)."""
     if sigma_next <= 0 or sigma_next < options.heun_euler_below:
         return False
     return not options.heun_max_ratio or sigma_hat / sigma_next <= options.heun_max_ratio
@@ -56,15 +56,10 @@ def corrected(sigma_hat: float, sigma_next: float, options) -> bool:
 
 def count_nfe(process: Process, steps: int, options) -> int:
     """Network evaluations of ``sample`` with these options on this process."""
-    levels = noise_levels(process, steps, options)
-    return steps + sum(corrected(a * (1 + churn(a, steps, options)), b, options)
+    levels = process.levels(steps, options)
+    return steps + sum(corrected(process.sigma_of(a * (1 + churn(a, steps, options))),
+                                 process.sigma_of(b), options)
                        for a, b in zip(levels, levels[1:]))
-
-
-def noise_levels(process: Process, steps: int, options) -> list[float]:
-    low, high = sigma_range(options.discretization, options.sigma_min, options.sigma_max,
-                            process.sigma_min, process.sigma_max)
-    return [float(s) for s in sigma_steps(options.discretization, steps, low, high, options.rho)]
 
 
 def churn(sigma: float, steps: int, options) -> float:
@@ -76,8 +71,8 @@ def churn(sigma: float, steps: int, options) -> float:
 
 def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
            progress: bool = False, second_order: bool = True) -> torch.Tensor:
-    D = sigma_denoiser(process, denoiser, noise.sample_shape[0], options.clip_denoised)
-    sigmas = noise_levels(process, steps, options)
+    D = process.clean_estimate(denoiser, noise.sample_shape[0], options.clip_denoised)
+    sigmas = process.levels(steps, options)
     x = noise() * sigmas[0]
     for i in tqdm(range(steps), desc=NAME if second_order else "euler", leave=False,
                   disable=not progress):
@@ -88,7 +83,7 @@ def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, option
             x = x + math.sqrt(sigma_hat**2 - sigma**2) * options.s_noise * noise()
         slope = (x - D(x, sigma_hat)) / sigma_hat
         x_next = x + (sigma_next - sigma_hat) * slope
-        if second_order and corrected(sigma_hat, sigma_next, options):
+        if second_order and corrected(process.sigma_of(sigma_hat), process.sigma_of(sigma_next), options):
             slope_next = (x_next - D(x_next, sigma_next)) / sigma_next
             x_next = x + (sigma_next - sigma_hat) * 0.5 * (slope + slope_next)
         x = x_next

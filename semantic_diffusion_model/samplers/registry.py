@@ -1,10 +1,11 @@
 """Every sampler, by name: the one list the sampling program, the pipeline, the study and --help
 read. A sampler is a module with NAME, SUMMARY, DEFAULT_STEPS (0 = all T steps of a ddpm model),
-FORMULATIONS (the checkpoints it fits), nfe(steps) and
+nfe(steps) and
 sample(denoiser, process, noise, steps, options, progress) -> images (and optionally
 check_steps(process, steps), raising UserError for steps it cannot take, and
 count_nfe(process, steps, options) where the evaluations depend on the noise levels, as heun's);
-adding one is its file and one entry below.
+adding one is its file and one entry below (and its name in the ``samplers`` of the formulations
+it fits).
 """
 from __future__ import annotations
 
@@ -16,16 +17,15 @@ SAMPLERS = {module.NAME: module for module in (ddpm, ddim, dpm_solver, heun, eul
 SAMPLER_NAMES = tuple(SAMPLERS)
 
 
-def samplers_for(formulation: str) -> list[str]:
-    return [name for name, module in SAMPLERS.items() if formulation in module.FORMULATIONS]
-
-
 def describe() -> str:
     """The samplers as --help lists them."""
+    from ..formulations import FORMULATIONS  # (imported here: formulations import samplers.process)
+
     width = max(map(len, SAMPLER_NAMES)) + 4
     lines = []
     for name, module in SAMPLERS.items():
-        text = (f"{module.SUMMARY}. Checkpoints: {', '.join(module.FORMULATIONS)}; default steps "
+        fits = [f for f, cls in FORMULATIONS.items() if name in cls.samplers]
+        text = (f"{module.SUMMARY}. Checkpoints: {', '.join(fits)}; default steps "
                 f"{module.DEFAULT_STEPS or 'all T'}; NFE {nfe_rule(module)}.")
         lines += textwrap.wrap(text, 100, initial_indent=f"  {name:<{width - 2}}",
                                subsequent_indent=" " * width)

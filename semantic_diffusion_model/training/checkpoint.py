@@ -18,7 +18,7 @@ from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torc
 from echo_from_noise.cli import config_from_dict, config_to_dict
 from echo_from_noise.errors import UserError
 from ..config import DiffusionConfig, ModelConfig
-from ..diffusion.preconditioning import PreconditionedDenoiser
+from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
 
 FORMAT = "echo-from-noise/sdm-checkpoint"
@@ -84,8 +84,10 @@ def upgrade_version_1(state: dict) -> None:
 
 def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, DiffusionConfig]:
     try:
-        return (config_from_dict(ModelConfig, state["model_config"]),
-                config_from_dict(DiffusionConfig, state["diffusion_config"]))
+        configs = (config_from_dict(ModelConfig, state["model_config"]),
+                   config_from_dict(DiffusionConfig, state["diffusion_config"]))
+        formulation_of(configs[1])  # a formulation this code knows
+        return configs
     except (KeyError, TypeError, UserError) as error:
         raise UserError(f"{path}: checkpoint configuration is unusable ({error})") from None
 
@@ -106,14 +108,14 @@ def check_compatible(state: dict, path: str, model_config: ModelConfig,
 def model_from_state(state: dict, path: str, device: str | torch.device = "cpu",
                      use_ema: bool = True):
     """Rebuild the network of a loaded checkpoint -> (model in eval mode, DiffusionConfig,
-    ModelConfig). EMA weights by default. The model of an EDM-family checkpoint is the
-    preconditioned denoiser D(x, sigma, y); that of a ddpm checkpoint the UNet (x, t, y)."""
+    ModelConfig). EMA weights by default. The model is the formulation's network (x, level, y):
+    the UNet of a ddpm checkpoint, the preconditioned denoiser D(x, sigma, y) of the EDM family,
+    the velocity v(x, t, y) of a rectified flow."""
     model_config, diffusion_config = configs_of(state, path)
     model_config.grad_checkpoint = False
     model = SPADEUNet(model_config)
     load_weights(model, state["ema"] if use_ema else state["model"], path)
-    if diffusion_config.continuous:
-        model = PreconditionedDenoiser(model, diffusion_config)
+    model = formulation_of(diffusion_config, model_config.learn_sigma).network(model)
     return model.to(device).eval(), diffusion_config, model_config
 
 

@@ -1,9 +1,8 @@
 """One training process: model, EMA, optimiser and data; ``Trainer.step(i)`` does optimiser step i.
 
-The loss follows the formulation (``DiffusionConfig.formulation``): the discrete DDPM process draws
-a timestep per image and trains epsilon and the variance with the hybrid loss (diffusion.ddpm); the
-EDM family draws a noise level and trains the preconditioned denoiser (diffusion.edm_loss). Every
-random draw of a step comes from (seed, step, rank), so a resumed run repeats an uninterrupted one.
+The formulation object (``formulations``, chosen by --formulation) draws each image's noise level
+(a ddpm timestep, an EDM sigma, a flow time), wraps the network and computes the loss. Every random
+draw of a step comes from (seed, step, rank), so a resumed run repeats an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -15,9 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from echo_from_noise.cli import config_to_dict
 from echo_from_noise.device import autocast_dtype
 from ..config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
-from ..diffusion.ddpm import create_diffusion
-from ..diffusion.edm_loss import EDMLoss
-from ..diffusion.preconditioning import PreconditionedDenoiser
+from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
 from .checkpoint import rng_states, seed_global_generators, set_rng_states
 from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
@@ -36,10 +33,7 @@ class Trainer:
         self.config, self.ctx, self.data, self.autoencoder = config, ctx, data, autoencoder
         self.model_config = sub_config(ModelConfig, config)
         self.diffusion_config = sub_config(DiffusionConfig, config)
-        if self.diffusion_config.continuous:
-            self.edm_loss = EDMLoss(self.diffusion_config)
-        else:
-            self.diffusion = create_diffusion(self.diffusion_config, config.learn_sigma)
+        self.formulation = formulation_of(self.diffusion_config, config.learn_sigma)
         device = ctx.device
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -64,8 +58,7 @@ class Trainer:
                 self.scaler.load_state_dict(state["grad_scaler"])
             set_rng_states(state["rng"])
             self.start_step = int(state["step"])
-        net = (PreconditionedDenoiser(self.model, self.diffusion_config)
-               if self.diffusion_config.continuous else self.model)
+        net = self.formulation.network(self.model)
         net = torch.compile(net) if config.compile else net
         self.net = (DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
                     if ctx.distributed else net)
@@ -137,21 +130,14 @@ class Trainer:
         return finite
 
     def noise_levels(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(noise level of each image: ddpm timestep or EDM sigma, the quarter 0..3 of the
-        training distribution it fell in, for the log)."""
-        batch, device = self.config.batch_size, self.ctx.device
-        if self.diffusion_config.continuous:
-            sigma, quantile = self.edm_loss.draw_sigma(batch, gen, device)
-            return sigma, (quantile * 4).long().clamp(0, 3)
-        t = torch.randint(0, self.diffusion.num_timesteps, (batch,), generator=gen, device=device)
-        return t, (t * 4 // self.diffusion.num_timesteps).clamp(0, 3)
+        """(noise level of each image, the quarter 0..3 of the training distribution it fell in,
+        for the log)."""
+        level, quantile = self.formulation.draw(self.config.batch_size, gen, self.ctx.device)
+        return level, (quantile * 4).long().clamp(0, 3)
 
     def losses(self, x0: torch.Tensor, level: torch.Tensor, y: torch.Tensor,
                noise: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.diffusion_config.continuous:
-            return self.edm_loss.training_losses(self.net, x0, level, y, noise)
-        return self.diffusion.training_losses(self.net, x0, level, y, noise=noise,
-                                              vb_weight=self.config.vb_weight)
+        return self.formulation.losses(self.net, x0, level, y, noise)
 
     def checkpoint_state(self, step: int) -> dict:
         return {"step": step, "config": config_to_dict(self.config),
