@@ -111,6 +111,15 @@ def parse_config(cls: type[T], argv: list[str] | None = None, description: str |
     return config_from_namespace(cls, parser.parse_args(argv))
 
 
+def explicit_options(cls: type, argv: list[str] | None = None) -> tuple[str, ...]:
+    """The fields of ``cls`` whose options appear in ``argv`` (the command line by default)."""
+    parser = build_parser(cls)
+    for action in parser._actions:
+        action.default, action.required = argparse.SUPPRESS, False
+    namespace, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return tuple(vars(namespace))
+
+
 def prefixed_options(cls: type, prefix: str, names: tuple[str, ...], program: str) -> list[tuple]:
     """Options ``names`` of ``program`` (configured by ``cls``) as options ``prefix + name`` of another.
 

@@ -60,7 +60,9 @@ from echo_segmentation.evaluate_synthetic import EvaluateConfig
 from semantic_diffusion_model.training.checkpoint import checkpoint_name
 from semantic_diffusion_model.config import TrainConfig as DiffusionTrainConfig
 from semantic_diffusion_model.sample import Config as SampleConfig
-from semantic_diffusion_model.formulations import samplers_for
+from semantic_diffusion_model.config import DiffusionConfig
+from semantic_diffusion_model.formulations import formulation_of, samplers_for
+from semantic_diffusion_model.samplers.options import SAMPLER_OPTIONS, unused_options
 from scripts.pipeline_launch import LAUNCHERS, PYTHON, check_launch, launcher_command
 from scripts.pipeline_presets import PRESETS
 from scripts.pipeline_slurm import REPORT_STAGE, SCHEDULER_OPTIONS, StageJob, submission_script, submit
@@ -96,8 +98,7 @@ DIFFUSION_TRAINING = StageOptions("semantic_diffusion_model.train", DiffusionTra
     "num_head_channels", "spade_hidden", "batch_size", "lr", "ema_rate"))
 FORMULATION = StageOptions(DIFFUSION_TRAINING.program, DiffusionTrainConfig, "", ("formulation",))
 SAMPLER = StageOptions("semantic_diffusion_model.sample", SampleConfig, "", (
-    "samples_per_map", "sampler", "eta", "dpm_spacing", "discretization", "sigma_min", "sigma_max", "rho", "s_churn",
-    "heun_euler_below", "heun_max_ratio", "s_min", "s_max", "s_noise", "guidance_scale"))
+    "samples_per_map", "sampler", *SAMPLER_OPTIONS, "guidance_scale"))  # the samplers' own options
 SAMPLING = StageOptions(SAMPLER.program, SampleConfig, "sample_", ("steps", "batch_size"))
 SEGMENTATION_TRAINING = StageOptions("echo_segmentation.train", SegmentationTrainConfig, "seg_", (
     "preset", "image_size", "epochs", "max_minutes"))
@@ -195,6 +196,12 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
         print(f"note: --formulation {formulation}: sampling with {replacement} (the preset's "
               f"{values['sampler']} does not fit it)", file=sys.stderr)
         values["sampler"] = replacement
+    given = [name for name in SAMPLER_OPTIONS if values[name] is not None]
+    process = formulation_of(DiffusionConfig(formulation=formulation)).process()
+    unused = unused_options(values["sampler"], process, given)
+    if unused:  # refused here, before any stage runs, as the sampling stage would
+        raise UserError(f"{' '.join('--' + o.replace('_', '-') for o in unused)}: not read by "
+                        f"sampler {values['sampler']} on {formulation} models")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return PipelineConfig(**values)
 

@@ -50,7 +50,7 @@ from semantic_diffusion_model.autoencoder.checkpoint import load_autoencoder
 from semantic_diffusion_model.config import ModelConfig
 from semantic_diffusion_model.formulations import FORMULATIONS, formulation_of
 from semantic_diffusion_model.flops import decoder_gflop, forward_gflop, training_gflop_per_image
-from semantic_diffusion_model.samplers import Process, Sampler, SamplerConfig
+from semantic_diffusion_model.samplers import SAMPLER_OPTIONS, Process, Sampler, SamplerConfig
 from semantic_diffusion_model.samplers.registry import SAMPLER_NAMES, SAMPLERS
 from semantic_diffusion_model.training.checkpoint import configs_of, load_checkpoint
 from scripts.pipeline_report import COLUMNS, dice_rows
@@ -79,7 +79,9 @@ class StudyConfig:
     report_only: bool = field(default=False, metadata={"help": "run nothing: write the table and figure of the runs finished so far (e.g. while the study still runs)"})
 
 
-SETTABLE = {f.name: f for f in dataclasses.fields(SamplerConfig) if f.name not in ("sampler", "steps")}
+# option name -> its type (the samplers' own options and --clip-denoised)
+SETTABLE = {f.name: f.type for f in dataclasses.fields(SamplerConfig)
+            if f.name in (*SAMPLER_OPTIONS, "clip_denoised")}
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,15 @@ class SamplerSpec:
         return self.sampler + "".join(f"-{k}{v}" for k, v in self.options)
 
     def config(self) -> SamplerConfig:
-        return SamplerConfig(sampler=self.sampler, **{k: option_value(k, v) for k, v in self.options})
+        return SamplerConfig(sampler=self.sampler, **{k: option_value(k, v) for k, v in self.options},
+                             explicit=tuple(k for k, _ in self.options))
 
     def arguments(self) -> list[str]:
         """The options as arguments of semantic_diffusion_model.sample."""
         out = []
         for key, value in self.options:
             flag = key.replace("_", "-")
-            if SETTABLE[key].type == "bool":
+            if SETTABLE[key] is bool:
                 out.append(f"--{flag}" if option_value(key, value) else f"--no-{flag}")
             else:
                 out += [f"--{flag}", value]
@@ -128,14 +131,14 @@ class SamplerSpec:
 
 
 def option_value(key: str, text: str):
-    """The value of a sampler option given as text (SamplerConfig's field types are names)."""
-    kind = SETTABLE[key].type
-    if kind == "bool":
+    """The value of a sampler option given as text."""
+    kind = SETTABLE[key]
+    if kind is bool:
         return text.lower() in ("1", "true", "yes")
     try:
-        return {"int": int, "float": float}.get(kind, str)(text)
+        return kind(text)
     except ValueError:
-        raise UserError(f"--samplers: {key}={text} is not a {kind}") from None
+        raise UserError(f"--samplers: {key}={text} is not a {kind.__name__}") from None
 
 
 def steps_for(sampler: str, budget: int, process: Process | None = None,

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.cli import explicit_options, parse_config, run_program, save_config
 from echo_from_noise.contract import SPLITS, VIEWS, sample_name
 from echo_from_noise.device import PRECISIONS, autocast_dtype
 from echo_from_noise.errors import UserError
@@ -60,11 +60,6 @@ from .sampling.maps import MapItem, check_map, find_maps
 from .sampling.work_claims import Claims
 
 CONFIG_FILE = "sample_config.json"
-# the options that decide the images of the ODE solvers (recorded only for them, so folders
-# sampled before these options existed still match)
-ODE_OPTIONS = ("discretization", "sigma_min", "sigma_max", "rho", "s_churn", "s_min", "s_max",
-               "s_noise")
-HEUN_OPTIONS = ("heun_euler_below", "heun_max_ratio")  # heun only, recorded since they exist
 SUMMARY_FILE = "summary.json"
 
 
@@ -154,14 +149,11 @@ class Job:
         """The settings that decide the images (recorded in each view folder's sample_config.json)."""
         c, sampler = self.config, self.sampler
         checkpoint = c.checkpoint if "://" in c.checkpoint else os.path.abspath(c.checkpoint)
-        ode = sampler.name in ("heun", "euler") or (sampler.name == "dpm-solver++"
-                                                    and not sampler.process.is_discrete)
         return {"checkpoint": checkpoint, "use_ema": c.use_ema, "sampler": sampler.name,
-                "steps": sampler.steps, "eta": c.eta if sampler.name == "ddim" else 0.0,
-                "dpm_spacing": c.dpm_spacing if sampler.name == "dpm-solver++" else "",
-                **({k: getattr(c, k) for k in ODE_OPTIONS} if ode else {}),
-                # heun only: folders sampled before the option existed had no threshold
-                **({k: getattr(c, k) for k in HEUN_OPTIONS} if sampler.name == "heun" else {}),
+                "steps": sampler.steps,
+                # what the sampler reads on this checkpoint (recorded only for it: folders sampled
+                # before an option existed still match)
+                **sampler.recorded_options,
                 "guidance_scale": self.guidance_scale,
                 "clip_denoised": sampler.options.clip_denoised,
                 **({"autoencoder": self.latent.digest} if self.latent else {}),
@@ -442,7 +434,11 @@ def report(job: Job, tally: Tally, done_total: int, others: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     description = __doc__.replace("{samplers}", describe_samplers())
-    run_program(lambda: run_distributed(sample, parse_config(Config, argv, description)))
+    def body():
+        config = parse_config(Config, argv, description)
+        config.explicit = explicit_options(Config, argv)  # an option the sampler does not read is refused
+        run_distributed(sample, config)
+    run_program(body)
 
 
 if __name__ == "__main__":

@@ -236,7 +236,7 @@ def test_the_registry_is_the_one_list_of_samplers(monkeypatch):
     # a new sampler is one module and one registration (plus its name in the samplers of the
     # formulations it fits): the sampler and --help know it at once
     fake = types.SimpleNamespace(NAME="fake", SUMMARY="a fake sampler", DEFAULT_STEPS=3,
-                                 nfe=lambda steps: 2 * steps,
+                                 OPTIONS=(), nfe=lambda steps: 2 * steps,
                                  sample=lambda denoiser, process, noise, steps, options, progress: noise())
     monkeypatch.setitem(registry.SAMPLERS, "fake", fake)
     monkeypatch.setattr(DDPM, "samplers", (*DDPM.samplers, "fake"))

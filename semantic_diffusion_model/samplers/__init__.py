@@ -15,12 +15,13 @@ import torch
 from echo_from_noise.errors import UserError
 
 from .noise import PerSampleNoise, noise_seed
-from .options import SamplerConfig
+from .declared import options_used
+from .options import SAMPLER_OPTIONS, SamplerConfig, unused_options
 from .process import Process
 from .registry import SAMPLER_NAMES, SAMPLERS
 from .vp_schedule import DiscreteVPSchedule
 
-__all__ = ["Sampler", "SamplerConfig", "SAMPLER_NAMES", "SAMPLERS", "PerSampleNoise", "Process",
+__all__ = ["Sampler", "SamplerConfig", "SAMPLER_OPTIONS", "SAMPLER_NAMES", "SAMPLERS", "PerSampleNoise", "Process",
            "noise_seed", "DiscreteVPSchedule"]
 
 
@@ -43,22 +44,24 @@ class Sampler:
             raise UserError(f"--steps must be positive, got {steps}")
         if hasattr(self.module, "check_steps"):  # a sampler with limits of its own
             self.module.check_steps(process, self.steps)
-        if name == "ddim" and self.options.eta < 0:
-            raise UserError(f"--eta must be >= 0, got {self.options.eta}")
-        if name == "dpm-solver++" and not process.is_discrete and self.options.dpm_spacing != "logSNR":
-            raise UserError(f"--dpm-spacing {self.options.dpm_spacing} needs a ddpm checkpoint "
-                            f"({what} is {process.formulation}); use logSNR")
-        if self.options.sigma_min < 0 or self.options.sigma_max < 0 or self.options.rho <= 0:
-            raise UserError("--sigma-min and --sigma-max must be >= 0 and --rho > 0")
-        if self.options.sigma_min and self.options.sigma_max and self.options.sigma_min >= self.options.sigma_max:
-            raise UserError(f"--sigma-min {self.options.sigma_min} must be below --sigma-max "
-                            f"{self.options.sigma_max}")
-        if self.options.s_churn and not process.churn:
-            raise UserError(f"--s-churn needs noise levels sigma ({what} is {process.formulation}); "
-                            "leave it 0")
-        if self.options.heun_euler_below < 0 or 0 < self.options.heun_max_ratio <= 1:
-            raise UserError("--heun-euler-below must be >= 0 and --heun-max-ratio 0 or > 1, got "
-                            f"{self.options.heun_euler_below} and {self.options.heun_max_ratio}")
+        unused = unused_options(name, process, self.options.explicit)
+        if unused:
+            flags = " ".join("--" + option.replace("_", "-") for option in unused)
+            reads = " ".join("--" + o.replace("_", "-") for o in self.option_names) or "none but --steps"
+            raise UserError(f"{flags}: not read by sampler {name} on {process.formulation} "
+                            f"checkpoints (its options: {reads})")
+        if hasattr(self.module, "check"):
+            self.module.check(self.options, process, what)
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """The options that shape this sampler's images on this checkpoint."""
+        return options_used(self.module, self.process)
+
+    @property
+    def recorded_options(self) -> dict:
+        """Those options with their values (what sample_config.json records)."""
+        return {name: getattr(self.options, name) for name in self.option_names}
 
     @property
     def nfe(self) -> int:

@@ -9,9 +9,12 @@ matches DDPM's posterior variance. One network evaluation per step.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from echo_from_noise.errors import UserError
 
 from ..diffusion.respacing import respaced_diffusion, reverse_steps, space_timesteps
 from .noise import PerSampleNoise
@@ -20,6 +23,19 @@ from .process import Process
 NAME = "ddim"
 SUMMARY = "DDIM, --eta 0 deterministic"
 DEFAULT_STEPS = 50
+
+
+@dataclass
+class Options:
+    eta: float = field(default=0.0, metadata={"help": "noise scale (0 = deterministic DDIM, 1 = DDPM-like)"})
+
+
+OPTIONS = (Options,)
+
+
+def check(options, process: Process, what: str) -> None:
+    if options.eta < 0:
+        raise UserError(f"--eta must be >= 0, got {options.eta}")
 
 
 def nfe(steps: int) -> int:

@@ -20,6 +20,9 @@ SUMMARY = ("published ancestral DDPM with the learned variance, all T = 1000 ste
 DEFAULT_STEPS = 0  # all T steps: the published sampler
 
 
+OPTIONS = ()  # steps only
+
+
 def nfe(steps: int) -> int:
     return steps
 

@@ -18,13 +18,17 @@ discretization (clipped to the model's range).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from echo_from_noise.errors import UserError
+
 from .noise import PerSampleNoise
 from .process import Process
-from .sigma_steps import sigma_range
+from .sigma_steps import NoiseLevelOptions, check_noise_levels, sigma_range
 from .vp_schedule import DiscreteVPSchedule
 
 NAME = "dpm-solver++"
@@ -32,6 +36,28 @@ SUMMARY = "DPM-Solver++(2M), multistep 2nd order, data prediction"
 DEFAULT_STEPS = 20
 SPACINGS = ("logSNR", "time_uniform", "time_quadratic")
 LAMBDA_MIN = -5.1  # the reference solver's clip of the cosine schedule's log-SNR at t_max
+
+
+@dataclass
+class Options:
+    dpm_spacing: str = field(default="logSNR", metadata={"help": "time steps uniform in log-SNR, in t or in sqrt(t) (the last two for ddpm checkpoints only)", "choices": SPACINGS})
+
+
+OPTIONS = (Options, NoiseLevelOptions)
+
+
+def options_used(process: Process) -> tuple[str, ...]:
+    """ddpm checkpoints: the spacing; the EDM family: the range of sigma too (steps uniform in
+    log sigma: no rho)."""
+    return ("dpm_spacing",) if process.is_discrete else ("dpm_spacing", "discretization", "sigma_min", "sigma_max")
+
+
+def check(options, process: Process, what: str) -> None:
+    if not process.is_discrete:
+        check_noise_levels(options)
+        if options.dpm_spacing != "logSNR":
+            raise UserError(f"--dpm-spacing {options.dpm_spacing} needs a ddpm checkpoint "
+                            f"({what} is {process.formulation}); use logSNR")
 
 
 def nfe(steps: int) -> int:

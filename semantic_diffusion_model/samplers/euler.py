@@ -5,12 +5,21 @@ from __future__ import annotations
 import torch
 
 from . import heun
+from .heun import ChurnOptions, check
 from .noise import PerSampleNoise
 from .process import Process
+from .sigma_steps import NoiseLevelOptions
 
 NAME = "euler"
 SUMMARY = "Euler solver of the probability-flow ODE (Heun's steps without the correction)"
 DEFAULT_STEPS = 35
+
+
+OPTIONS = (NoiseLevelOptions, ChurnOptions)
+
+
+def options_used(process: Process) -> tuple[str, ...]:
+    return heun.options_used(process, own=())
 
 
 def nfe(steps: int) -> int:

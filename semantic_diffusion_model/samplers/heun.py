@@ -29,16 +29,57 @@ fewer the sampler is Euler.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
+from echo_from_noise.errors import UserError
+
+from .declared import option_names
 from .noise import PerSampleNoise
 from .process import Process
+from .sigma_steps import NoiseLevelOptions, check_noise_levels
 
 NAME = "heun"
 SUMMARY = "EDM Heun solver of the probability-flow ODE (Algorithm 2; --s-churn 0 = Algorithm 1)"
 DEFAULT_STEPS = 18  # EDM's CIFAR-10 setting: 35 NFE
+
+
+
+
+@dataclass
+class ChurnOptions:
+    """EDM Algorithm 2's stochastic steps (heun and euler, on noise levels sigma)."""
+
+    s_churn: float = field(default=0.0, metadata={"help": "S_churn of EDM Algorithm 2 (stochastic steps); 0 = deterministic Algorithm 1; the follow-up paper's code used 40"})
+    s_min: float = field(default=0.02, metadata={"help": "churn only at noise levels >= S_min"})
+    s_max: float = field(default=100.0, metadata={"help": "churn only at noise levels <= S_max"})
+    s_noise: float = field(default=1.003, metadata={"help": "S_noise, the scale of the churn noise"})
+
+
+@dataclass
+class HeunOptions:
+    heun_euler_below: float = field(default=0.05, metadata={"help": "a step to a noise level below this is an Euler step (no correction at sigma the network hardly saw); with --heun-max-ratio it removes the few-step artefact (saturated pixels at <= 10 NFE); 0 and --heun-max-ratio 0 = NVlabs' Algorithm 2 exactly"})
+    heun_max_ratio: float = field(default=4.0, metadata={"help": "a step that divides sigma by more than this is an Euler step (EDM's 18-step schedule never exceeds 3.8); 0 = no limit"})
+
+
+OPTIONS = (NoiseLevelOptions, ChurnOptions, HeunOptions)
+
+
+def options_used(process: Process, own=(HeunOptions,)) -> tuple[str, ...]:
+    """A flow's times are fixed (uniform, shifted) and take no churn: only Heun's thresholds."""
+    return option_names(NoiseLevelOptions, ChurnOptions, *own) if process.churn else option_names(*own)
+
+
+def check(options, process: Process, what: str) -> None:
+    if process.churn:
+        check_noise_levels(options)
+    elif options.s_churn:
+        raise UserError(f"--s-churn needs noise levels sigma ({what} is {process.formulation}); leave it 0")
+    if getattr(options, "heun_euler_below", 0) < 0 or 0 < getattr(options, "heun_max_ratio", 0) <= 1:
+        raise UserError("--heun-euler-below must be >= 0 and --heun-max-ratio 0 or > 1, got "
+                        f"{options.heun_euler_below} and {options.heun_max_ratio}")
 
 
 def nfe(steps: int) -> int:

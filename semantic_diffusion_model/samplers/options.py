@@ -1,28 +1,55 @@
-"""The sampler options of every program that samples (the sampling program, the NFE study), as one
-configuration: which sampler, its steps, and each solver's own settings."""
+"""The sampler options of every program that samples (the sampling program, the NFE study, the
+pipeline), as one configuration derived from the samplers' own declarations (``declared``): which
+sampler, its steps, each option some sampler declares (its help says which samplers read it), and
+whether to clip. ``explicit`` holds the options given on the command line, so that one the chosen
+sampler does not read is refused rather than silently ignored."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import typing
+from dataclasses import field
 
-from .dpm_solver import SPACINGS
-from .registry import SAMPLER_NAMES, default_steps_help
-from .sigma_steps import DISCRETIZATIONS
+from .declared import option_names, options_used
+from .registry import SAMPLER_NAMES, SAMPLERS, default_steps_help
 
 
-@dataclass
-class SamplerConfig:
-    sampler: str = field(default="ddpm", metadata={"help": "sampling method (listed above; ddpm and ddim need a ddpm checkpoint)", "choices": SAMPLER_NAMES})
-    steps: int = field(default=0, metadata={"help": f"sampler steps; 0 = the sampler's default ({default_steps_help()})"})
-    eta: float = field(default=0.0, metadata={"help": "ddim: noise scale (0 = deterministic DDIM, 1 = DDPM-like)"})
-    dpm_spacing: str = field(default="logSNR", metadata={"help": "dpm-solver++: time steps uniform in log-SNR, in t or in sqrt(t) (the last two for ddpm checkpoints only)", "choices": SPACINGS})
-    discretization: str = field(default="edm", metadata={"help": "heun, euler: noise levels of the steps (EDM Table 1: edm = uniform in sigma^(1/rho), vp, ve, iddpm)", "choices": DISCRETIZATIONS})
-    sigma_min: float = field(default=0.0, metadata={"help": "heun, euler, dpm-solver++ (EDM family): smallest noise level; 0 = the discretization's (edm 0.002), clipped to the model's"})
-    sigma_max: float = field(default=0.0, metadata={"help": "heun, euler, dpm-solver++ (EDM family): largest noise level; 0 = the discretization's (edm 80), clipped to the model's"})
-    rho: float = field(default=7.0, metadata={"help": "heun, euler: rho of the edm discretization"})
-    heun_euler_below: float = field(default=0.05, metadata={"help": "heun: a step to a noise level below this is an Euler step (no correction at sigma the network hardly saw); with --heun-max-ratio it removes the few-step artefact (saturated pixels at <= 10 NFE); 0 and --heun-max-ratio 0 = NVlabs' Algorithm 2 exactly"})
-    heun_max_ratio: float = field(default=4.0, metadata={"help": "heun: a step that divides sigma by more than this is an Euler step (EDM's 18-step schedule never exceeds 3.8); 0 = no limit"})
-    s_churn: float = field(default=0.0, metadata={"help": "heun, euler: S_churn of EDM Algorithm 2 (stochastic steps); 0 = deterministic Algorithm 1; the follow-up paper's code used 40"})
-    s_min: float = field(default=0.02, metadata={"help": "heun, euler: churn only at noise levels >= S_min"})
-    s_max: float = field(default=100.0, metadata={"help": "heun, euler: churn only at noise levels <= S_max"})
-    s_noise: float = field(default=1.003, metadata={"help": "heun, euler: S_noise, the scale of the churn noise"})
-    clip_denoised: bool = field(default=True, metadata={"help": "clip each prediction of the clean image to [-1, 1]"})
+def _declared_fields() -> list[tuple]:
+    readers: dict[str, list[str]] = {}
+    fields: dict[str, tuple] = {}
+    for name, module in SAMPLERS.items():
+        for group in module.OPTIONS:
+            hints = typing.get_type_hints(group)
+            for f in dataclasses.fields(group):
+                readers.setdefault(f.name, []).append(name)
+                fields.setdefault(f.name, (f, hints[f.name]))
+    specs = []
+    for option, (f, tp) in fields.items():
+        metadata = dict(f.metadata, help=f"{', '.join(readers[option])}: {f.metadata.get('help', '')}")
+        specs.append((option, tp, field(default=f.default, metadata=metadata)))
+    return specs
+
+
+def sampler_config_class() -> type:
+    """The configuration of the samplers now registered (built once below, at import)."""
+    return dataclasses.make_dataclass("SamplerConfig", [
+        ("sampler", str, field(default="ddpm", metadata={"help": "sampling method (listed above; ddpm and ddim need a ddpm checkpoint)", "choices": SAMPLER_NAMES})),
+        ("steps", int, field(default=0, metadata={"help": f"sampler steps; 0 = the sampler's default ({default_steps_help()})"})),
+        *_declared_fields(),
+        ("clip_denoised", bool, field(default=True, metadata={"help": "clip each prediction of the clean image to [-1, 1]"})),
+        ("explicit", tuple, field(default=(), metadata={"cli": False, "help": "the options given on the command line (set by the program)"})),
+    ], namespace={"__doc__": "Which sampler, its steps and every sampler's own options."})
+
+
+SamplerConfig = sampler_config_class()
+
+SAMPLER_OPTIONS = tuple(f.name for f in dataclasses.fields(SamplerConfig)
+                        if f.name not in ("sampler", "steps", "clip_denoised", "explicit"))
+
+
+def unused_options(sampler: str, process, given) -> list[str]:
+    """The sampler options among ``given`` that ``sampler`` does not read on this process."""
+    used = set(options_used(SAMPLERS[sampler], process))
+    return [name for name in given if name in SAMPLER_OPTIONS and name not in used]
+
+
+__all__ = ["SamplerConfig", "SAMPLER_OPTIONS", "option_names", "unused_options"]

@@ -14,8 +14,11 @@ trained on.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from echo_from_noise.errors import UserError
 
 from ..diffusion.preconditioning import vp_sigma
 
@@ -28,6 +31,23 @@ DEFAULT_RANGE = {"edm": (0.002, 80.0),
                  "vp": (float(vp_sigma(EPSILON_S, VP_BETA_D, VP_BETA_MIN)),
                         float(vp_sigma(1.0, VP_BETA_D, VP_BETA_MIN))),
                  "ve": (0.02, 100.0), "iddpm": (0.002, 81.0)}
+
+
+@dataclass
+class NoiseLevelOptions:
+    """The options of the samplers that step through these noise levels."""
+
+    discretization: str = field(default="edm", metadata={"help": "noise levels of the steps (EDM Table 1: edm = uniform in sigma^(1/rho), vp, ve, iddpm)", "choices": DISCRETIZATIONS})
+    sigma_min: float = field(default=0.0, metadata={"help": "smallest noise level; 0 = the discretization's (edm 0.002), clipped to the model's"})
+    sigma_max: float = field(default=0.0, metadata={"help": "largest noise level; 0 = the discretization's (edm 80), clipped to the model's"})
+    rho: float = field(default=7.0, metadata={"help": "rho of the edm discretization"})
+
+
+def check_noise_levels(options) -> None:
+    if options.sigma_min < 0 or options.sigma_max < 0 or options.rho <= 0:
+        raise UserError("--sigma-min and --sigma-max must be >= 0 and --rho > 0")
+    if options.sigma_min and options.sigma_max and options.sigma_min >= options.sigma_max:
+        raise UserError(f"--sigma-min {options.sigma_min} must be below --sigma-max {options.sigma_max}")
 
 
 def sigma_range(discretization: str, sigma_min: float, sigma_max: float, model_min: float,
