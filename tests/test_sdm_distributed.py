@@ -102,19 +102,21 @@ def test_bad_input_under_mpiexec_is_one_error_and_exit_2(venv_bin, tmp_path):
     assert not list_checkpoints(str(tmp_path / "out"))
 
 
-def test_edm_training_under_mpiexec(small_labels, venv_bin, tmp_path):
-    """The EDM formulation with label dropout under mpiexec (DDP around the preconditioned
-    denoiser): rank 0 reports and saves, every step is logged with a finite loss."""
-    out = tmp_path / "edm"
+@pytest.mark.parametrize("formulation", ["edm", "rflow"])
+def test_edm_and_rflow_training_under_mpiexec(small_labels, venv_bin, tmp_path, formulation):
+    """The EDM and rectified-flow formulations with label dropout under mpiexec (DDP around the
+    preconditioned denoiser, the velocity network): rank 0 reports and saves, every step is
+    logged with a finite loss."""
+    out = tmp_path / formulation
     result = subprocess.run(
         [*launchers(venv_bin)["mpiexec"], "-m", "semantic_diffusion_model.train", "--data-dir",
-         str(small_labels), "--out-dir", str(out), *TINY, "--formulation", "edm",
+         str(small_labels), "--out-dir", str(out), *TINY, "--formulation", formulation,
          "--label-dropout", "0.2", "--batch-size", "2", "--lr-anneal-steps", "3",
          "--save-interval", "10", "--log-interval", "1"],
         cwd=REPO, env=env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "training the edm formulation" in result.stdout and "2 process(es)" in result.stdout
+    assert f"training the {formulation} formulation" in result.stdout and "2 process(es)" in result.stdout
     state = load_checkpoint(str(out / "checkpoint_0000003.pt"))
-    assert state["diffusion_config"]["formulation"] == "edm" and state["step"] == 3
+    assert state["diffusion_config"]["formulation"] == formulation and state["step"] == 3
     rows = (out / "progress.csv").read_text().splitlines()[1:]
     assert len(rows) == 3 and all(float(r.split(",")[1]) > 0 for r in rows)
