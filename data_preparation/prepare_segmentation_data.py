@@ -6,8 +6,12 @@
 
 become training/validation pairs with CAMUS labels (sector 0->0, 1->1, 2->0, 3->2, 4->3); the
 split comes from the name (patientNNNN_<VIEW>_<split>_<k>). --source real: the real extracted
-training/validation frames of step 1 (the real-data baseline). Either way the real extracted
-testing split (step 1) is copied alongside, so the result is
+training/validation frames of step 1 (the real-data baseline). --source real+synthetic: both
+(what people do with a generator: add its images to the real ones). --patient-fraction F keeps
+the training and validation pairs (real and synthetic) of only a fraction F of each split's
+patients, chosen by patient with --seed (echo_from_noise.contract.chosen_patients): the few-label
+rows, whose synthetic images are those made from their own patients' maps. Either way the real
+extracted testing split (step 1) is copied alongside, so the result is
 
     OUT/<dataset>/{images,annotations}/{training,validation,testing}/<name>.png
 
@@ -21,6 +25,8 @@ Examples:
         --extract-dir /tmp/extract --out-dir /tmp/seg --views 2CH_ED 2CH_ES 4CH_ED 4CH_ES
     python -m data_preparation.prepare_segmentation_data --source real --extract-dir /tmp/extract \\
         --out-dir /tmp/seg
+    python -m data_preparation.prepare_segmentation_data --source real+synthetic \\
+        --samples-dir /tmp/samples --extract-dir /tmp/extract --out-dir /tmp/seg --patient-fraction 0.1
 """
 from __future__ import annotations
 
@@ -35,7 +41,8 @@ from tqdm import tqdm
 
 from echo_from_noise.cli import parse_config, run_program, save_config
 from echo_from_noise.contract import (CAMUS_CLASSES, DATASET_CONFIG_FILE, SECTOR_CLASSES,
-                                      SPACING_FILE, SPLITS, VIEWS, image_label_folders,
+                                      SPACING_FILE, SPLITS, VIEWS, chosen_patients,
+                                      image_label_folders,
                                       image_label_paths, sample_folders, sector_to_camus,
                                       stem_parts)
 from echo_from_noise.errors import UserError
@@ -46,6 +53,7 @@ from echo_from_noise.staging import check_all_inputs, staged_folder
 
 CONFIG_FILE = DATASET_CONFIG_FILE
 SOURCE_SPLITS = ("training", "validation")  # from --source; testing is always real
+SOURCES = ("synthetic", "real", "real+synthetic")
 
 
 @dataclass
@@ -56,8 +64,8 @@ class Config:
     out_dir: str = field(default="", metadata={"help": "output root (step 4 layout)",
                                                "required": True})
     source: str = field(default="synthetic", metadata={
-        "help": "training/validation data: synthetic samples (step 3) or real frames (step 1)",
-        "choices": ("synthetic", "real")})
+        "help": "training/validation data: synthetic samples (step 3), real frames (step 1), or both",
+        "choices": SOURCES})
     samples_dir: str | None = field(default=None, metadata={
         "help": "step 3 root: <VIEW>/samples/<name>.png and <VIEW>/labels/<name>.png "
                 "(required with --source synthetic)"})
@@ -68,6 +76,10 @@ class Config:
                 "--source real)"})
     size: int | None = field(default=None, metadata={
         "help": "resize every image/label to SIZE x SIZE (default: keep; sizes must then agree)"})
+    patient_fraction: float = field(default=1.0, metadata={
+        "help": "keep the training and validation pairs (real and synthetic) of only this fraction "
+                "of each split's patients (at least one), chosen by patient with --seed"})
+    seed: int = field(default=0, metadata={"help": "seed of the choice of patients (--patient-fraction)"})
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,9 @@ def dataset_name(config: Config) -> str:
             raise UserError(f"--dataset-name {config.dataset_name!r}: must be a plain folder name")
         return config.dataset_name
     name = config.views[0] if len(config.views) == 1 else "all_views"
-    return f"real_{name}" if config.source == "real" else name
+    if config.patient_fraction < 1:
+        name = f"patients{round(100 * config.patient_fraction)}_{name}"
+    return {"real": f"real_{name}", "real+synthetic": f"real_synthetic_{name}"}.get(config.source, name)
 
 
 def real_pairs(extract_dir: Path, view: str, split: str) -> list[Pair]:
@@ -122,12 +136,33 @@ def synthetic_pairs(samples_dir: Path, view: str) -> list[Pair]:
 
 
 def view_pairs(config: Config, extract_dir: Path, view: str) -> list[Pair]:
-    """One view's training and validation pairs (synthetic or real) and its real testing pairs."""
-    if config.source == "synthetic":
-        pairs = synthetic_pairs(Path(config.samples_dir), view)
-    else:
-        pairs = [p for split in SOURCE_SPLITS for p in real_pairs(extract_dir, view, split)]
+    """One view's training and validation pairs (synthetic, real or both) and its real testing pairs."""
+    pairs = []
+    if "synthetic" in config.source.split("+"):
+        pairs += synthetic_pairs(Path(config.samples_dir), view)
+    if "real" in config.source.split("+"):
+        pairs += [p for split in SOURCE_SPLITS for p in real_pairs(extract_dir, view, split)]
     return pairs + real_pairs(extract_dir, view, "testing")
+
+
+def few_patients(config: Config, extract_dir: Path) -> dict[str, set[str]]:
+    """split -> the patients kept by --patient-fraction, from each split's real extracted frames."""
+    kept = {}
+    for split in SOURCE_SPLITS:
+        patients = {stem_parts(p.name)["patient"] for view in config.views
+                    for p in real_pairs(extract_dir, view, split)}
+        kept[split] = set(chosen_patients(patients, config.patient_fraction, config.seed))
+    return kept
+
+
+def keep_patients(pairs: list[Pair], kept: dict[str, set[str]], fraction: float) -> list[Pair]:
+    """The testing pairs and the training/validation pairs of the kept patients."""
+    chosen = [p for p in pairs if p.split == "testing" or stem_parts(p.name)["patient"] in kept[p.split]]
+    for split in SOURCE_SPLITS:
+        if not any(p.split == split for p in chosen):
+            raise UserError(f"--patient-fraction {fraction}: no {split} pairs of the chosen "
+                            f"patients {' '.join(sorted(kept[split]))}")
+    return chosen
 
 
 def check_unique_names(pairs: list[Pair]) -> None:
@@ -142,11 +177,15 @@ def check_unique_names(pairs: list[Pair]) -> None:
 
 def collect_pairs(config: Config) -> list[Pair]:
     extract_dir = require_folder(config.extract_dir, "extraction folder")
-    if config.source == "synthetic":
+    if not 0 < config.patient_fraction <= 1:
+        raise UserError(f"--patient-fraction must be in (0, 1], got {config.patient_fraction}")
+    if "synthetic" in config.source.split("+"):
         if not config.samples_dir:
-            raise UserError("--samples-dir is required with --source synthetic")
+            raise UserError(f"--samples-dir is required with --source {config.source}")
         require_folder(config.samples_dir, "samples folder")
     pairs = [pair for view in config.views for pair in view_pairs(config, extract_dir, view)]
+    if config.patient_fraction < 1:
+        pairs = keep_patients(pairs, few_patients(config, extract_dir), config.patient_fraction)
     check_unique_names(pairs)
     return pairs
 
@@ -206,8 +245,12 @@ def prepare_segmentation_data(config: Config) -> Path:
             write_png(label_path, labels)
             counts[pair.split] += 1
         copy_test_spacing(Path(config.extract_dir), staging, pairs, config.size)
+        patients = {split: sorted({stem_parts(p.name)["patient"] for p in pairs if p.split == split})
+                    for split in SPLITS}
         save_config(config, staging / CONFIG_FILE,
-                    extra={"dataset": name, "pairs": {s: counts[s] for s in SPLITS}})
+                    extra={"dataset": name, "pairs": {s: counts[s] for s in SPLITS},
+                           "patients": {s: len(v) for s, v in patients.items()},
+                           "training_patients": patients["training"]})
     print(f"dataset {name}: " + ", ".join(f"{counts[s]} {s}" for s in SPLITS)
           + f" pairs in {out_root / name}")
     return out_root / name

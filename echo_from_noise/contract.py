@@ -87,6 +87,18 @@ def stem_parts(stem: str) -> dict[str, str]:
             "phase": parts[2], "split": parts[3] if len(parts) > 3 else ""}
 
 
+def chosen_patients(patients, fraction: float, seed: int) -> list[str]:
+    """The patients of a few-label data set: round(fraction x N) of them (at least 1), the first of
+    a permutation of the sorted names seeded by ``seed``, so that a smaller fraction's patients are
+    among a larger one's. Chosen by patient, never by frame (the frames of a heart stay together)."""
+    names = sorted(set(patients))
+    if fraction >= 1 or not names:
+        return names
+    count = max(1, round(fraction * len(names)))
+    order = np.random.default_rng(seed).permutation(len(names))
+    return sorted(names[i] for i in order[:count])
+
+
 def sample_name(map_name: str, k: int) -> str:
     """The name of the k-th synthetic image of a map (step 3): the map's name for k = 0, else
     ``<map name>_s<k>`` (sampling with several seeds per map)."""

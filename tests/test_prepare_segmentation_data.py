@@ -197,3 +197,53 @@ def test_real_test_spacing_is_carried_into_the_dataset(small_extract, tmp_path):
     seg_main(["--source", "real", "--extract-dir", str(extract), "--out-dir", str(tmp_path / "seg2"),
               "--views", "2CH_ED", "--size", "32"])
     assert not (tmp_path / "seg2" / "real_2CH_ED" / "spacing.json").exists()  # resized: unknown
+
+
+# --- real + synthetic, and few real patients ------------------------------------------------------
+
+def patients_of(folder: Path) -> set[str]:
+    return {name.split("_")[0] for name in names(folder)}
+
+
+def test_real_plus_synthetic_holds_both(small_extract, small_labels, tmp_path):
+    samples = make_samples(small_labels, tmp_path / "samples")
+    seg_main(["--source", "real+synthetic", "--samples-dir", str(samples), "--extract-dir",
+              str(small_extract), "--out-dir", str(tmp_path / "seg")])
+    dataset = tmp_path / "seg" / "real_synthetic_all_views"
+    real = {n for v in VIEWS for n in names(small_extract / v / "images" / "training")}
+    synthetic = {n for v in VIEWS for n in names(samples / v / "samples") if "_training_" in n}
+    assert set(names(dataset / "images" / "training")) == real | synthetic and real and synthetic
+    config = json.loads((dataset / "dataset_config.json").read_text())
+    assert config["pairs"]["training"] == len(real) + len(synthetic)
+
+
+def test_a_fraction_of_patients_is_chosen_by_patient_and_reproducibly(small_extract, small_labels,
+                                                                      tmp_path):
+    samples = make_samples(small_labels, tmp_path / "samples")
+    common = ["--samples-dir", str(samples), "--extract-dir", str(small_extract)]
+    seg_main([*common, "--source", "real+synthetic", "--patient-fraction", "0.5",
+              "--out-dir", str(tmp_path / "a")])
+    seg_main([*common, "--source", "real+synthetic", "--patient-fraction", "0.5",
+              "--out-dir", str(tmp_path / "b")])
+    seg_main([*common, "--source", "real", "--patient-fraction", "0.25", "--out-dir", str(tmp_path / "c")])
+    a = tmp_path / "a" / "real_synthetic_patients50_all_views"
+    assert names(a / "images" / "training") == names(tmp_path / "b" / a.name / "images" / "training")
+    training = patients_of(small_extract / "2CH_ED" / "images" / "training")  # 4 patients
+    kept = patients_of(a / "images" / "training")
+    assert len(kept) == 2 and kept < training
+    # every frame of a kept patient, real (4 views) and synthetic (2 maps per view), none of the others
+    assert len(names(a / "images" / "training")) == len(kept) * 4 * (1 + 2)
+    assert patients_of(a / "images" / "validation") and len(patients_of(a / "images" / "validation")) == 1
+    assert names(a / "images" / "testing") == sorted(
+        n for v in VIEWS for n in names(small_extract / v / "images" / "testing"))  # all of them
+    # a smaller fraction keeps a subset of a larger one's patients
+    c = tmp_path / "c" / "real_patients25_all_views"
+    assert patients_of(c / "images" / "training") <= kept and len(patients_of(c / "images" / "training")) == 1
+    config = json.loads((a / "dataset_config.json").read_text())
+    assert config["patients"]["training"] == 2 and config["training_patients"] == sorted(kept)
+
+
+def test_a_fraction_outside_0_1_is_refused(small_extract, tmp_path, capsys):
+    expect_error(["--source", "real", "--extract-dir", str(small_extract), "--out-dir",
+                  str(tmp_path / "seg"), "--patient-fraction", "0"], capsys, "--patient-fraction", "(0, 1]")
+    assert not (tmp_path / "seg").exists()
