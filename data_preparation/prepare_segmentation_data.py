@@ -42,6 +42,7 @@ from tqdm import tqdm
 from echo_from_noise.cli import parse_config, run_program, save_config
 from echo_from_noise.contract import (CAMUS_CLASSES, DATASET_CONFIG_FILE, SECTOR_CLASSES,
                                       SPACING_FILE, SPLITS, VIEWS, chosen_patients,
+                                      segmentation_dataset_name,
                                       image_label_folders,
                                       image_label_paths, sample_folders, sector_to_camus,
                                       stem_parts)
@@ -97,9 +98,7 @@ def dataset_name(config: Config) -> str:
             raise UserError(f"--dataset-name {config.dataset_name!r}: must be a plain folder name")
         return config.dataset_name
     name = config.views[0] if len(config.views) == 1 else "all_views"
-    if config.patient_fraction < 1:
-        name = f"patients{round(100 * config.patient_fraction)}_{name}"
-    return {"real": f"real_{name}", "real+synthetic": f"real_synthetic_{name}"}.get(config.source, name)
+    return segmentation_dataset_name(config.source, name, config.patient_fraction)
 
 
 def real_pairs(extract_dir: Path, view: str, split: str) -> list[Pair]:

@@ -99,6 +99,14 @@ def chosen_patients(patients, fraction: float, seed: int) -> list[str]:
     return sorted(names[i] for i in order[:count])
 
 
+def segmentation_dataset_name(source: str, name: str, fraction: float = 1.0) -> str:
+    """Step 4's data set name from ``name`` (a view, or all_views): patientsNN_ for a fraction of
+    the patients, real_ or real_synthetic_ for --source real or real+synthetic."""
+    if fraction < 1:
+        name = f"patients{round(100 * fraction)}_{name}"
+    return {"real": f"real_{name}", "real+synthetic": f"real_synthetic_{name}"}.get(source, name)
+
+
 def sample_name(map_name: str, k: int) -> str:
     """The name of the k-th synthetic image of a map (step 3): the map's name for k = 0, else
     ``<map name>_s<k>`` (sampling with several seeds per map)."""

@@ -19,6 +19,7 @@ PRESETS: dict[str, dict] = {
         sampler="ddpm", sample_steps=20, sample_batch_size=32, samples_per_map=2,
         seg_preset="default", seg_image_size=64, seg_epochs=40, seg_max_minutes=None,
         view_classification=True, view_image_size=64, view_epochs=10,
+        real_plus_synthetic=True, real_fractions=(0.1, 0.25),
     ),
     # One GPU, an afternoon: 128 px, a quarter-size SDM, a 20-step solver for sampling.
     "fast": dict(
@@ -30,6 +31,7 @@ PRESETS: dict[str, dict] = {
         sampler="dpm-solver++", sample_steps=20, sample_batch_size=64, samples_per_map=None,
         seg_preset="default", seg_image_size=None, seg_epochs=None, seg_max_minutes=None,
         view_classification=True, view_image_size=None, view_epochs=None,
+        real_plus_synthetic=True, real_fractions=(0.1, 0.25),
     ),
     # The published settings: 256 px, full SDM on 8 GPUs (mpiexec), 1000-step DDPM, paper harness.
     "paper": dict(
@@ -41,5 +43,6 @@ PRESETS: dict[str, dict] = {
         sampler="ddpm", sample_steps=0, sample_batch_size=16, samples_per_map=None,
         seg_preset="paper", seg_image_size=None, seg_epochs=None, seg_max_minutes=None,
         view_classification=True, view_image_size=None, view_epochs=None,
+        real_plus_synthetic=True, real_fractions=(0.1, 0.25),
     ),
 }

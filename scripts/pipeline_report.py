@@ -1,9 +1,13 @@
 """The pipeline's report: a table shaped like the paper's Table 1 and a real-vs-synthetic figure.
 
-Rows: one segmentation network per view trained on synthetic images of that view (tested on that
-view's real test frames), one trained on all synthetic frames and one on all real frames (tested on
-all real test frames). Columns: Dice (%) for LV endo, LV epi, LA and their mean, as mean ± std with a
-95 % bootstrap interval over patients, next to the published numbers.
+Rows (scripts/pipeline_rows.py): one segmentation network per view trained on synthetic images of
+that view (tested on that view's real test frames), one trained on all synthetic frames, one on all
+real frames, and optionally on real + synthetic frames and on the real frames of a fraction of the
+patients with and without synthetic images (tested on all real test frames). Each row is followed
+by its ED and ES rows (the same network on the test frames of one phase), as CAMUS publications
+report them. Columns: Dice (%) for LV endo, LV epi, LA and their mean, as mean ± std with a 95 %
+bootstrap interval over patients, the mean's difference to the all-real row (paired by image,
+95 % interval resampling patients), and the published numbers.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from echo_from_noise.files import atomic_path, list_pngs, read_png
 from echo_segmentation.metrics import STRUCTURES, metric_column
 from echo_segmentation.published import PAPER_TABLE1
 from echo_segmentation.report import cell
-from echo_segmentation.statistics import describe
+from echo_segmentation.statistics import bootstrap_interval, describe
 from echo_segmentation.synthetic_quality.report import quality_lines
 
 DICE_COLUMNS = tuple(metric_column("dice", s) for s in STRUCTURES)
@@ -26,12 +30,26 @@ HEADER = ("LV endo", "LV epi", "LA", "mean")
 
 
 def dice_rows(metrics_csv: Path) -> list[dict]:
-    """The images of a test's metrics.csv: patient, Dice (%) per structure and their mean."""
+    """The images of a test's metrics.csv: stem, patient, phase, Dice (%) per structure and their mean."""
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     dice = np.array([[float(r[c]) for c in DICE_COLUMNS] for r in rows]) * 100
-    return [{"patient": r["patient"], **dict(zip(DICE_COLUMNS, values)), "dice_mean": mean}
+    return [{"stem": r["stem"], "patient": r["patient"], "phase": r["phase"],
+             **dict(zip(DICE_COLUMNS, values)), "dice_mean": mean}
             for r, values, mean in zip(rows, dice, dice.mean(axis=1))]
+
+
+def difference_cell(rows: list[dict], reference: list[dict] | None, seed: int = 0) -> str:
+    """Mean Dice of ``rows`` minus ``reference``'s on the same images, with the 95 % interval of
+    resampling patients; '–' when they were not tested on the same images."""
+    if reference is None:
+        return "–"
+    other = {r["stem"]: r["dice_mean"] for r in reference}
+    if {r["stem"] for r in rows} != set(other):
+        return "–"
+    diff = np.array([r["dice_mean"] - other[r["stem"]] for r in rows])
+    low, high = bootstrap_interval(diff, [r["patient"] for r in rows], 1000, np.random.default_rng(seed))
+    return f"{diff.mean():+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
 def statistics_cells(rows: list[dict], resamples: int = 1000, seed: int = 0) -> list[str]:
@@ -92,30 +110,43 @@ def quality_section(evaluation_dir: Path | None, work: Path) -> list[str]:
     return lines + [f"Every number, with figures: [{report}]({report}).", ""]
 
 
-def write_report(results: dict[str, Path], out: Path, figure: Path | None, settings: str,
+def write_report(results: dict, out: Path, figure: Path | None, settings: str,
                  generator: str = "", evaluation_dir: Path | None = None) -> str:
-    """``results`` maps a row name (view, all_views, real_all_views) to a test result folder;
+    """``results`` maps each row (a pipeline_rows.SegmentationRow) to its test result folder;
     ``generator`` says which model and sampler made the synthetic images; ``evaluation_dir`` holds
     the synthetic set's quality (evaluate_synthetic)."""
-    label = {"all_views": "All synthetic frames", "real_all_views": "All real frames"}
-    trainings = {key: training_of(folder) for key, folder in results.items()}
+    trainings = {row.name: training_of(folder) for row, folder in results.items()}
+    tested = {row.name: dice_rows(folder / "metrics.csv") for row, folder in results.items()}
+    real = tested.get("real_all_views")
     lines = ["# Synthetic-trained vs real-trained segmentation (Table 1 of Stojanovski et al. 2023)",
-             "", "Dice (%) on the real test split: mean ± std [95 % bootstrap CI over patients].", "",
+             "", "Dice (%) on the real test split: mean ± std [95 % bootstrap CI over patients]; "
+             "mean − real: the mean Dice minus that of the network trained on all real frames, on "
+             "the same test images [95 % CI resampling patients].", "",
              *([f"Synthetic images made by: {generator}.", ""] if generator else []),
-             "| trained on | images (patients) | epochs | " + " | ".join(HEADER) + " | paper: "
-             + " | paper: ".join(HEADER) + " |",
-             "|---" * (3 + 2 * len(HEADER)) + "|"]
-    for key, folder in results.items():
-        rows = dice_rows(folder / "metrics.csv")
-        patients = len({r["patient"] for r in rows})
-        lines.append(f"| {label.get(key, f'SDM {key}')} | {len(rows)} ({patients}) | "
-                     f"{epochs_text(trainings[key])} | " + " | ".join(statistics_cells(rows))
-                     + f" | {_published(key)} |")
-    lines.append(f"| CycleGAN, all frames (paper) | – | – | – | – | – | – | "
+             "| trained on | test images (patients) | epochs | " + " | ".join(HEADER)
+             + " | mean − real | paper: " + " | paper: ".join(HEADER) + " |",
+             "|---" * (4 + 2 * len(HEADER)) + "|"]
+    for row in results:
+        for phase in ("", "ED", "ES"):
+            rows = [r for r in tested[row.name] if not phase or r["phase"] == phase]
+            reference = real and [r for r in real if not phase or r["phase"] == phase]
+            if not rows:
+                continue
+            patients = len({r["patient"] for r in rows})
+            name = row.label if not phase else f"&nbsp;&nbsp;{phase} frames"
+            epochs = epochs_text(trainings[row.name]) if not phase else ""
+            lines.append(f"| {name} | {len(rows)} ({patients}) | {epochs} | "
+                         + " | ".join(statistics_cells(rows))
+                         + f" | {difference_cell(rows, reference) if row.name != 'real_all_views' else '–'}"
+                         + f" | {_published(row.name) if not phase else '– | – | – | –'} |")
+    lines.append(f"| CycleGAN, all frames (paper) | – | – | – | – | – | – | – | "
                  f"{_published('cyclegan')} |")
     lines += ["", "Per-view rows are tested on that view's real test frames, the all-frames rows on "
-              "every selected view. Every row's network is trained for a fixed number of epochs "
-              "(never a time limit), so the table does not depend on machine load.", ""]
+              "every selected view; each ED / ES row is its network on the test frames of that "
+              "phase. The few-real rows keep the real (and synthetic) training and validation "
+              "images of a share of the patients, chosen by patient. Every row's network is trained "
+              "for a fixed number of epochs (never a time limit), so the table does not depend on "
+              "machine load.", ""]
     notes = schedule_notes(trainings)
     if notes:
         lines += notes + [""]

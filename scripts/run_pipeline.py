@@ -52,7 +52,7 @@ if __package__ in (None, ""):  # run as a file: python scripts/run_pipeline.py
 from data_preparation.camus_reader import open_camus
 from echo_from_noise.cli import (config_to_dict, option_arguments, parse_config, prefixed_arguments,
                                  prefixed_options, run_program, save_config)
-from echo_from_noise.contract import VIEWS
+from echo_from_noise.contract import VIEWS, chosen_patients
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
 from echo_segmentation.config import TrainConfig as SegmentationTrainConfig
@@ -65,6 +65,7 @@ from semantic_diffusion_model.formulations import formulation_of, samplers_for
 from semantic_diffusion_model.samplers.options import SAMPLER_OPTIONS, unused_options
 from scripts.pipeline_launch import LAUNCHERS, PYTHON, check_launch, launcher_command
 from scripts.pipeline_presets import PRESETS
+from scripts.pipeline_rows import SegmentationRow, segmentation_rows
 from scripts.pipeline_slurm import REPORT_STAGE, SCHEDULER_OPTIONS, StageJob, submission_script, submit
 from scripts.pipeline_report import generator_text, real_vs_synthetic_figure, write_report
 
@@ -123,6 +124,11 @@ class PipelineOwnConfig:
                 "for ED and ES maps)", "choices": PHASES})
     seg_per_view: bool = field(default=True, metadata={
         "help": "also train and test one segmentation network per view (the per-view rows)"})
+    few_real_generator: bool = field(default=False, metadata={
+        "help": "the few-real + synthetic rows (--real-fractions) use diffusion models trained on "
+                "those patients alone (their own extraction, maps, models and samples in "
+                "WORK/few_real/); default: the images the main models made from their maps (a "
+                "generator that saw every training patient)"})
     launcher: str = field(default="mpiexec", metadata={
         "help": "launcher of multi-GPU stages (with --gpus > 1; srun: SLURM)", "choices": tuple(LAUNCHERS)})
     nnodes: int = field(default=1, metadata={
@@ -167,6 +173,13 @@ class PipelineOwnConfig:
         "choices": ("L128", "L64")})
     vae_epochs: Optional[int] = field(default=None, metadata={
         "help": "epochs of the Gamma-VAE stage (with --latent)"})
+    real_plus_synthetic: Optional[bool] = field(default=None, metadata={
+        "help": "also train and test on all real + all synthetic frames (the report gives each "
+                "row's difference to real only)"})
+    real_fractions: Optional[tuple[float, ...]] = field(default=None, metadata={
+        "help": "few-real rows: for each fraction, the real frames of that share of the training "
+                "(and validation) patients, chosen by patient with --seed, alone and with the "
+                "synthetic images of their maps (none: no such rows)"})
 
 
 # Every option of the pipeline: its own, then the stage programs' it passes on (also preset values).
@@ -257,6 +270,17 @@ class Folders:
         self.extract, self.labels, self.samples = work / "1_extract", work / "2_labels", work / "3_samples"
         self.seg_data, self.results = work / "4_segmentation_data", work / "results"
         self.autoencoder, self.evaluation = work / "autoencoder", work / "evaluation"
+        self.sdm, self.suffix = work / "sdm", ""  # diffusion models; stage-name suffix
+
+    def few_real(self, fraction: float) -> "Folders":
+        """The folders of --few-real-generator for ``fraction``: WORK/few_real/patientsNN/..."""
+        few = Folders(self.work, str(self.camus))
+        few.tag = f"patients{round(100 * fraction)}"
+        root = self.work / "few_real" / few.tag
+        few.extract, few.labels, few.samples, few.sdm = (root / "1_extract", root / "2_labels",
+                                                         root / "3_samples", root / "sdm")
+        few.autoencoder, few.suffix = self.autoencoder, f"_{few.tag}"
+        return few
 
 
 def run(config: PipelineConfig) -> None:
@@ -289,13 +313,16 @@ def run(config: PipelineConfig) -> None:
     print(f"report: {folders.work / 'report.md'} ({(time.time() - stages.started) / 60:.1f} min)")
 
 
-def every_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -> dict[str, list[str]]:
+def every_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -> list[SegmentationRow]:
     """Every stage in order (run, skipped or collected by ``stages``) -> the segmentation data sets."""
     data_stages(stages, c, folders)
     if c.latent:
         autoencoder_stage(stages, c, folders)
-    for chamber in sorted({view.split("_")[0] for view in c.views}):
+    for chamber in chambers(c):
         diffusion_stages(stages, c, folders, chamber)
+    if c.few_real_generator:
+        for fraction in c.real_fractions or ():
+            few_real_stages(stages, c, folders, fraction)
     datasets = segmentation_datasets(c)
     segmentation_stages(stages, c, folders, datasets)
     evaluation_stage(stages, c, folders)
@@ -358,10 +385,45 @@ def autoencoder_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) 
         kind="gpus")
 
 
-def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, chamber: str) -> None:
+def chambers(c: PipelineConfig) -> list[str]:
+    return sorted({view.split("_")[0] for view in c.views})
+
+
+def few_real_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, fraction: float) -> None:
+    """--few-real-generator: the few-real rows' own generator, trained on the chosen patients alone
+    (their extraction and maps, then a diffusion model per chamber and its samples)."""
+    few = folders.few_real(fraction)
+    stages.run(f"extract_{few.tag}", PYTHON + [
+        "data_preparation.extract_camus", "--camus-dir", str(folders.camus),
+        "--out-dir", str(few.extract), "--size", str(c.image_size),
+        *option_arguments("views", c.views), *few_real_patients_option(c, folders.camus, fraction)],
+        kind="cpu")
+    stages.run(f"labels_{few.tag}", PYTHON + [
+        "data_preparation.prepare_labels", "--extract-dir", str(few.extract),
+        "--out-dir", str(few.labels), "--num-augment", str(c.num_augment),
+        "--seed", str(c.seed), *option_arguments("views", c.views)], kind="cpu")
+    for chamber in chambers(c):
+        diffusion_stages(stages, c, few, chamber)
+
+
+def few_real_patients_option(c: PipelineConfig, camus: Path, fraction: float) -> list[str]:
+    """``--patients`` of a few-real extraction: the patients prepare_segmentation_data keeps for
+    ``fraction`` (chosen among the extracted training and validation patients), and every test one."""
+    if (c.dry_run or c.slurm) and not camus.exists():  # embedded data not generated yet
+        return ["--patients", f"<{fraction:g} of the training and validation patients of {camus}>"]
+    split_of = open_camus(camus).split_of
+    extracted = ([f"patient{int(n):04d}" for n in select_patients(camus, c.train_patients)]
+                 if c.train_patients else sorted(split_of))
+    chosen = [p for p in extracted if split_of[p] == "testing"]
+    for split in ("training", "validation"):
+        chosen += chosen_patients([p for p in extracted if split_of[p] == split], fraction, c.seed)
+    return option_arguments("patients", [str(int(p.removeprefix("patient"))) for p in sorted(chosen)])
+
+
+def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: "Folders", chamber: str) -> None:
     """One chamber's diffusion model: training, then sampling its views' augmented maps (3)."""
-    sdm, steps = folders.work / "sdm" / chamber, str(c.sdm_steps)
-    stages.run(f"sdm_train_{chamber}", launcher_command(c) + [
+    sdm, steps = folders.sdm / chamber, str(c.sdm_steps)
+    stages.run(f"sdm_train_{chamber}{folders.suffix}", launcher_command(c) + [
         DIFFUSION_TRAINING.program, "--data-dir", str(folders.labels), "--out-dir", str(sdm),
         *option_arguments("views", [f"{chamber}_{phase}" for phase in c.sdm_train_phases]),
         "--image-size", str(c.image_size), "--max-steps", steps, "--lr-anneal-steps", steps,
@@ -370,30 +432,40 @@ def diffusion_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, c
         *FORMULATION.arguments(c), *DIFFUSION_TRAINING.arguments(c),
         *(["--autoencoder", str(folders.autoencoder / "autoencoder.pt")] if c.latent else [])],
         kind="gpus")
-    stages.run(f"sample_{chamber}", launcher_command(c) + [
+    stages.run(f"sample_{chamber}{folders.suffix}", launcher_command(c) + [
         SAMPLER.program, "--checkpoint", str(sdm / checkpoint_name(c.sdm_steps)),
         "--maps-dir", str(folders.labels), "--out-dir", str(folders.samples),
         *option_arguments("views", [view for view in c.views if view.startswith(chamber)]),
         *SAMPLER.arguments(c), *SAMPLING.arguments(c), "--seed", str(c.seed)], kind="gpus")
 
 
-def segmentation_datasets(c: PipelineConfig) -> dict[str, list[str]]:
-    """The segmentation data sets and their views: per view (optional), all synthetic, all real."""
-    datasets = {view: [view] for view in c.views} if c.seg_per_view else {}
-    return datasets | {"all_views": list(c.views), "real_all_views": list(c.views)}
+def segmentation_datasets(c: PipelineConfig) -> list[SegmentationRow]:
+    """The segmentation data sets (pipeline_rows): per view (optional), all synthetic, all real,
+    real + synthetic and the few-real rows (optional)."""
+    return segmentation_rows(c.views, c.seg_per_view, bool(c.real_plus_synthetic),
+                             tuple(c.real_fractions or ()))
+
+
+def samples_of(row: SegmentationRow, c: PipelineConfig, folders: Folders) -> Path:
+    """The synthetic images of a row: the few-real generator's (--few-real-generator) or the main ones."""
+    if row.fraction < 1 and c.few_real_generator:
+        return folders.few_real(row.fraction).samples
+    return folders.samples
 
 
 def segmentation_stages(stages: StageRunner, c: PipelineConfig, folders: Folders,
-                        datasets: dict[str, list[str]]) -> None:
+                        datasets: list[SegmentationRow]) -> None:
     """Every segmentation data set (4), then a network trained on each and tested on real frames (5)."""
-    for name, views in datasets.items():
-        source = "real" if name.startswith("real_") else "synthetic"
-        stages.run(f"segmentation_data_{name}", PYTHON + [
-            "data_preparation.prepare_segmentation_data", "--source", source,
+    for row in datasets:
+        stages.run(f"segmentation_data_{row.name}", PYTHON + [
+            "data_preparation.prepare_segmentation_data", "--source", row.source,
             "--extract-dir", str(folders.extract), "--out-dir", str(folders.seg_data),
-            "--dataset-name", name, *option_arguments("views", views),
-            *(["--samples-dir", str(folders.samples)] if source == "synthetic" else [])], kind="cpu")
-    for name, views in datasets.items():
+            "--dataset-name", row.name, *option_arguments("views", row.views),
+            *(["--patient-fraction", str(row.fraction), "--seed", str(c.seed)] if row.fraction < 1 else []),
+            *(["--samples-dir", str(samples_of(row, c, folders))] if "synthetic" in row.source else [])],
+            kind="cpu")
+    for row in datasets:
+        name, views = row.name, row.views
         run_dir = folders.work / "segmentation" / name
         stages.run(f"segmentation_train_{name}", PYTHON + [
             SEGMENTATION_TRAINING.program, "--data-dir", str(folders.seg_data / name),
@@ -415,12 +487,12 @@ def evaluation_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -
         *EVALUATION.arguments(c), "--seed", str(c.seed)])
 
 
-def report(c: PipelineConfig, folders: Folders, datasets: dict[str, list[str]]) -> None:
+def report(c: PipelineConfig, folders: Folders, datasets: list[SegmentationRow]) -> None:
     """WORK/report.md (Table 1 beside the published rows, the settings) and its figure."""
     figure = real_vs_synthetic_figure(folders.samples, list(c.views),
                                       folders.work / "real_vs_synthetic.png")
     settings = "\n".join(f"- `{key}`: {json.dumps(value)}" for key, value in config_to_dict(c).items())
-    write_report({name: folders.results / name for name in datasets}, folders.work / "report.md",
+    write_report({row: folders.results / row.name for row in datasets}, folders.work / "report.md",
                  figure, settings, generator_text(folders.samples, list(c.views)),
                  folders.evaluation)
 
