@@ -170,22 +170,21 @@ def kill_when(command: list[str], ready, env: dict[str, str] | None = None,
 # process after another, on one core. The few tests that only read such a run's result register
 # it here (``early_run``); when any selected test needs one, the session starts them one after
 # another in the background as soon as it begins, beside the other tests, and the test's fixture
-# waits for the result (``background_run``). What each test runs and asserts is unchanged: only
+# waits for the result (``background_runs``). What each test runs and asserts is unchanged: only
 # when the program runs.
-import os as _os  # noqa: E402
-import signal as _signal  # noqa: E402
-import threading as _threading  # noqa: E402
-from dataclasses import dataclass as _dataclass  # noqa: E402
-from typing import Callable as _Callable  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Callable  # noqa: E402
 
 
-@_dataclass
+@dataclass
 class EarlyRun:
     """``make(folder, fixture_values)`` -> (command, extra environment) of a program run whose
     result the fixture ``name`` returns; ``needs``: session fixtures it takes as inputs."""
 
     name: str
-    make: _Callable[[Path, dict], tuple[list[str], dict[str, str]]]
+    make: Callable[[Path, dict], tuple[list[str], dict[str, str]]]
     needs: tuple[str, ...] = ()
 
 
@@ -210,7 +209,7 @@ class BackgroundRun:
         self.folder = home / "log"
         self.folder.mkdir()
         self.process: subprocess.Popen | None = None
-        self.lock, self.stopped = _threading.Lock(), False
+        self.lock, self.stopped = threading.Lock(), False
 
     def start(self) -> None:
         with self.lock:
@@ -232,7 +231,7 @@ class BackgroundRun:
         with self.lock:
             self.stopped = True
             if self.process is not None and self.process.poll() is None:
-                _os.killpg(self.process.pid, _signal.SIGKILL)  # the program and its stages
+                os.killpg(self.process.pid, signal.SIGKILL)  # the program and its stages
                 self.process.wait()
 
 
@@ -243,7 +242,7 @@ class BackgroundRuns:
         self.request, self.tmp_path_factory = request, tmp_path_factory
         self.env = subprocess_env()  # now, before any test changes os.environ
         self.runs: dict[str, BackgroundRun] = {}
-        self.lane: _threading.Thread | None = None
+        self.lane: threading.Thread | None = None
         self.queue: list[BackgroundRun] = []
 
     def prepare(self, name: str) -> BackgroundRun:
@@ -265,7 +264,7 @@ class BackgroundRuns:
                 if run.process is not None:
                     run.process.wait()
 
-        self.lane = _threading.Thread(target=one_after_another, daemon=True)
+        self.lane = threading.Thread(target=one_after_another, daemon=True)
         self.lane.start()
 
     def result(self, name: str) -> subprocess.CompletedProcess:
