@@ -163,3 +163,137 @@ def kill_when(command: list[str], ready, env: dict[str, str] | None = None,
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+
+
+# --- long programs run early, on the second core ----------------------------------------------
+# A whole pipeline spends most of its minute starting Python and importing torch and MONAI in one
+# process after another, on one core. The few tests that only read such a run's result register
+# it here (``early_run``); when any selected test needs one, the session starts them one after
+# another in the background as soon as it begins, beside the other tests, and the test's fixture
+# waits for the result (``background_runs``). What each test runs and asserts is unchanged: only
+# when the program runs.
+import signal  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Callable  # noqa: E402
+
+
+@dataclass
+class EarlyRun:
+    """``make(folder, fixture_values)`` -> (command, extra environment) of a program run whose
+    result the fixture ``name`` returns; ``needs``: session fixtures it takes as inputs."""
+
+    name: str
+    make: Callable[[Path, dict], tuple[list[str], dict[str, str]]]
+    needs: tuple[str, ...] = ()
+
+
+EARLY_RUNS: dict[str, EarlyRun] = {}
+
+
+def early_run(name: str, *needs: str):
+    """Decorator of a test module: ``make`` gives the command of the run that fixture ``name``
+    returns through ``background_runs.result(name)`` (registered at import: at collection)."""
+    def register(make):
+        EARLY_RUNS[name] = EarlyRun(name, make, needs)
+        return make
+    return register
+
+
+class BackgroundRun:
+    """One program run with its output in files; started at most once. ``home``: the folder
+    that ``EarlyRun.make`` was given."""
+
+    def __init__(self, command: list[str], env: dict[str, str], home: Path):
+        self.command, self.env, self.home = command, env, home
+        self.folder = home / "log"
+        self.folder.mkdir()
+        self.process: subprocess.Popen | None = None
+        self.lock, self.stopped = threading.Lock(), False
+
+    def start(self) -> None:
+        with self.lock:
+            if self.process is None and not self.stopped:
+                with open(self.folder / "stdout.txt", "w") as out, \
+                        open(self.folder / "stderr.txt", "w") as err:
+                    self.process = subprocess.Popen(self.command, cwd=REPO, env=self.env,
+                                                    stdout=out, stderr=err, start_new_session=True)
+
+    def result(self, timeout_s: float = 1200) -> subprocess.CompletedProcess:
+        self.start()
+        returncode = self.process.wait(timeout=timeout_s)
+        return subprocess.CompletedProcess(self.command, returncode,
+                                           (self.folder / "stdout.txt").read_text(),
+                                           (self.folder / "stderr.txt").read_text())
+
+    def stop(self) -> None:
+        """Kill it if it runs (at the end of the session: a test that never came for it)."""
+        with self.lock:
+            self.stopped = True
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)  # the program and its stages
+                self.process.wait()
+
+
+class BackgroundRuns:
+    """The session's early runs: one lane, one run at a time, in registration order."""
+
+    def __init__(self, request, tmp_path_factory):
+        self.request, self.tmp_path_factory = request, tmp_path_factory
+        self.env = subprocess_env()  # now, before any test changes os.environ
+        self.runs: dict[str, BackgroundRun] = {}
+        self.lane: threading.Thread | None = None
+        self.queue: list[BackgroundRun] = []
+
+    def prepare(self, name: str) -> BackgroundRun:
+        """The run of ``name`` (its inputs made here, in the main thread), not started yet."""
+        if name not in self.runs:
+            early = EARLY_RUNS[name]
+            values = {need: self.request.getfixturevalue(need) for need in early.needs}
+            folder = self.tmp_path_factory.mktemp(name)
+            command, extra_env = early.make(folder, values)
+            self.runs[name] = BackgroundRun(command, {**self.env, **extra_env}, folder)
+        return self.runs[name]
+
+    def start_lane(self, names: list[str]) -> None:
+        self.queue = [self.prepare(name) for name in names]
+
+        def one_after_another():
+            for run in self.queue:
+                run.start()
+                if run.process is not None:
+                    run.process.wait()
+
+        self.lane = threading.Thread(target=one_after_another, daemon=True)
+        self.lane.start()
+
+    def result(self, name: str) -> subprocess.CompletedProcess:
+        """The finished run of ``name``. While the tests wait for it, the next run of the lane
+        starts too (the core of the waiting tests is free)."""
+        run = self.prepare(name)
+        run.start()
+        waiting = [other for other in self.queue if other.process is None]
+        if waiting and run.process is not None and run.process.poll() is None:
+            waiting[0].start()
+        return run.result()
+
+    def stop(self) -> None:
+        for run in self.runs.values():
+            run.stop()
+
+
+@pytest.fixture(scope="session")
+def background_runs(request, tmp_path_factory):
+    runs = BackgroundRuns(request, tmp_path_factory)
+    yield runs
+    runs.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def start_early_runs(request):
+    """Start, in the background, the early runs that the selected tests need (none in the quick
+    tier, whose tests need none)."""
+    items = request.session.items
+    names = [name for name in EARLY_RUNS if any(name in item.fixturenames for item in items)]
+    if names:
+        request.getfixturevalue("background_runs").start_lane(names)

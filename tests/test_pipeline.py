@@ -5,10 +5,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, early_run, subprocess_env
 
 # every test here runs programs as subprocesses or trains several networks
 pytestmark = pytest.mark.slow
@@ -30,20 +31,64 @@ time.perf_counter = _fast(time.perf_counter, time.perf_counter())
 """
 
 
-def run_pipeline(args, slow_machine_dir=None):
-    env = subprocess_env()
-    if slow_machine_dir is not None:
-        env["PYTHONPATH"] = str(slow_machine_dir) + os.pathsep + env["PYTHONPATH"]
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "run_pipeline.py"), *args],
-                          env=env, capture_output=True, text=True, timeout=600)
+def pipeline_command(args) -> list[str]:
+    return [sys.executable, str(REPO / "scripts" / "run_pipeline.py"), *args]
+
+
+def slow_machine_env(clock_dir: Path) -> dict[str, str]:
+    """PYTHONPATH with SLOW_MACHINE installed as sitecustomize.py in ``clock_dir``."""
+    clock_dir.mkdir(exist_ok=True)
+    (clock_dir / "sitecustomize.py").write_text(SLOW_MACHINE)
+    return {"PYTHONPATH": str(clock_dir) + os.pathsep + subprocess_env()["PYTHONPATH"]}
+
+
+def run_pipeline(args):
+    return subprocess.run(pipeline_command(args), env=subprocess_env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+# The three whole pipelines of this module are early runs (tests/conftest.py): started one after
+# another in the background when the session begins, beside the other tests, since each spends its
+# minute mostly importing torch in one stage process after another. The tests wait for them here.
+@early_run("pipeline_run")
+def _smoke_pipeline(folder: Path, _) -> tuple[list[str], dict]:
+    return pipeline_command([*TINY, "--work-dir", str(folder / "work")]), {}
+
+
+@early_run("slow_clock_pipeline")
+def _smoke_pipeline_on_a_slow_machine(folder: Path, _) -> tuple[list[str], dict]:
+    """The same command on a (seemingly) 1000 times slower machine."""
+    return (pipeline_command([*TINY, "--work-dir", str(folder / "slow")]),
+            slow_machine_env(folder / "clock"))
+
+
+@early_run("latent_pipeline")
+def _latent_pipeline(folder: Path, _) -> tuple[list[str], dict]:
+    """--latent L64 with an EDM model."""
+    return pipeline_command([*TINY, "--work-dir", str(folder / "latent"), "--formulation", "edm",
+                             "--latent", "L64", "--vae-epochs", "1"]), {}
+
+
+def finished(result: subprocess.CompletedProcess) -> Path:
+    """The work folder of a pipeline run that must have succeeded."""
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return Path(result.args[result.args.index("--work-dir") + 1])
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("pipeline")
-    result = run_pipeline([*TINY, "--work-dir", str(work)])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return work, result
+def pipeline_run(background_runs):
+    result = background_runs.result("pipeline_run")
+    return finished(result), result
+
+
+@pytest.fixture(scope="module")
+def slow_clock_pipeline(background_runs) -> Path:
+    return finished(background_runs.result("slow_clock_pipeline"))
+
+
+@pytest.fixture(scope="module")
+def latent_pipeline(background_runs) -> Path:
+    return finished(background_runs.result("latent_pipeline"))
 
 
 def test_pipeline_writes_every_step_and_the_report(pipeline_run):
@@ -83,14 +128,10 @@ def table(report: str) -> list[str]:
     return [line for line in report.splitlines() if line.startswith("|")]
 
 
-def test_report_does_not_depend_on_elapsed_time(pipeline_run, tmp_path):
+def test_report_does_not_depend_on_elapsed_time(pipeline_run, slow_clock_pipeline):
     """The same command on a (seemingly) 1000 times slower machine gives the same table."""
     work, _ = pipeline_run
-    (tmp_path / "clock").mkdir()
-    (tmp_path / "clock" / "sitecustomize.py").write_text(SLOW_MACHINE)
-    result = run_pipeline([*TINY, "--work-dir", str(tmp_path / "slow")], tmp_path / "clock")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    slow = table((tmp_path / "slow" / "report.md").read_text())
+    slow = table((slow_clock_pipeline / "report.md").read_text())
     assert slow == table((work / "report.md").read_text())
     assert "| All synthetic frames | " in slow[2] and "| 2 |" in slow[2]  # epochs, not time
     assert "stopped" not in "\n".join(slow)
@@ -189,12 +230,9 @@ def test_latent_option_adds_the_autoencoder_stage(tmp_path, capsys):
     assert f"--autoencoder {work / 'autoencoder' / 'autoencoder.pt'}" in stages["sdm_train_2CH"]
 
 
-def test_latent_pipeline_runs_every_stage(tmp_path):
+def test_latent_pipeline_runs_every_stage(latent_pipeline):
     """--latent L64 with an EDM model: the autoencoder stage, latent training, decoded samples."""
-    work = tmp_path / "latent"
-    result = run_pipeline([*TINY, "--work-dir", str(work), "--formulation", "edm", "--latent",
-                           "L64", "--vae-epochs", "1"])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    work = latent_pipeline
     assert (work / "autoencoder" / "autoencoder.pt").is_file()
     sample_config = json.loads((work / "3_samples" / "2CH_ED" / "sample_config.json").read_text())
     assert sample_config["generation"]["image_size"] == 32 and "autoencoder" in sample_config["generation"]

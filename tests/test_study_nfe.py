@@ -6,6 +6,7 @@ import math
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from scripts.study_nfe import SamplerSpec, steps_for
 from semantic_diffusion_model.samplers import Process, SamplerConfig
 from semantic_diffusion_model.train import main as train_main
 
-from .conftest import REPO, subprocess_env
+from .conftest import REPO, early_run, subprocess_env
 
 
 def test_budgets_become_the_most_steps_within_them():
@@ -40,10 +41,8 @@ def test_sampler_specs_carry_options_into_the_run():
             SamplerSpec.parse(bad).config()
 
 
-@pytest.fixture(scope="module")
-def tiny_model(small_labels, tmp_path_factory):
-    out = tmp_path_factory.mktemp("study_model") / "tiny"
-    train_main(["--data-dir", str(small_labels), "--views", "2CH_ED", "--out-dir", str(out),
+def train_tiny_model(labels: Path, out: Path) -> Path:
+    train_main(["--data-dir", str(labels), "--views", "2CH_ED", "--out-dir", str(out),
                 "--image-size", "64", "--model-channels", "16", "--channel-mult", "1", "2",
                 "--num-res-blocks", "1", "--attention-resolutions", "16", "--num-head-channels", "8",
                 "--norm-groups", "8", "--spade-hidden", "8", "--batch-size", "2", "--max-steps", "2",
@@ -51,17 +50,40 @@ def tiny_model(small_labels, tmp_path_factory):
     return out / "checkpoint_0000002.pt"
 
 
+def study_command(model: Path, labels: Path, extract: Path, out: Path) -> list[str]:
+    return [sys.executable, str(REPO / "scripts" / "study_nfe.py"), "--checkpoints",
+            str(model), "--samplers", "ddpm", "heun", "--nfe", "3", "--views", "2CH_ED",
+            "--labels-dir", str(labels), "--extract-dir", str(extract),
+            "--out-dir", str(out), "--seg-epochs", "1", "--seg-image-size", "32",
+            "--sample-batch-size", "12"]
+
+
+# The study's first run is an early run (tests/conftest.py): its model is trained when the session
+# begins and the run goes on in the background beside other tests (its eleven stages spend most of
+# their time importing torch, on one core); the test waits for it and checks it as before.
+@early_run("study_first_run", "small_labels", "small_extract")
+def _study_first_run(folder: Path, inputs: dict) -> tuple[list[str], dict]:
+    model = train_tiny_model(inputs["small_labels"], folder / "tiny")
+    return study_command(model, inputs["small_labels"], inputs["small_extract"],
+                         folder / "study"), {}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(background_runs) -> Path:
+    """2 training steps of a tiny SDM at 64 px (the study's checkpoint; trained, not studied,
+    when the study test is not selected)."""
+    return background_runs.prepare("study_first_run").home / "tiny" / "checkpoint_0000002.pt"
+
+
+@pytest.fixture(scope="module")
+def study_first_run(background_runs) -> subprocess.CompletedProcess:
+    return background_runs.result("study_first_run")
+
+
 @pytest.mark.slow
-def test_study_writes_the_table_and_figure_and_resumes(tiny_model, small_labels, small_extract,
-                                                       tmp_path):
-    out = tmp_path / "study"
-    command = [sys.executable, str(REPO / "scripts" / "study_nfe.py"), "--checkpoints",
-               str(tiny_model), "--samplers", "ddpm", "heun", "--nfe", "3", "--views", "2CH_ED",
-               "--labels-dir", str(small_labels), "--extract-dir", str(small_extract),
-               "--out-dir", str(out), "--seg-epochs", "1", "--seg-image-size", "32",
-               "--sample-batch-size", "12"]
-    first = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
-                           timeout=600)
+def test_study_writes_the_table_and_figure_and_resumes(tiny_model, study_first_run):
+    first, command = study_first_run, study_first_run.args
+    out = Path(command[command.index("--out-dir") + 1])
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     with open(out / "nfe_study.csv", newline="") as f:
         rows = list(csv.DictReader(f))
