@@ -17,12 +17,16 @@ generator may have copied, and the real test frames), and writes to --out-dir:
    training frames) segments every synthetic image; Dice between its prediction and the map the
    image was generated from, per structure and view. Reference: the same segmenter on the real test
    frames against their expert annotation.
-2. Realism: Frechet distance (FD) and kernel distance (KID) between the features of synthetic and
-   real test images, in the feature space of that real-trained segmenter (its bottleneck): a
-   domain-specific distance, not Inception FID. Floor: real training vs real test frames.
+2. Realism: kernel distance (KID, with its 95 % interval: the headline) and Frechet distance (FD)
+   between the features of synthetic and real test images, in the feature space of that
+   real-trained segmenter (its bottleneck): a domain-specific distance, not Inception FID. Every
+   comparison at one number of images N, over several random draws (mean and spread). Floor: one
+   half of the real test patients (never seen by the feature network) against the other half.
 3. Memorisation: each synthetic image's nearest real training image of its view, by features and
    by SSIM; the fraction of synthetic images closer to a training image than any real test image
-   is to its own nearest training image.
+   is to its own nearest training image. The control: images of training maps against images of
+   held-out maps, each to the frame its map was drawn from, and a stated decision rule
+   (synthetic_quality.memorisation_control).
 4. Diversity: mean pairwise distance between the images of one map sampled with different seeds
    (semantic_diffusion_model.sample --samples-per-map K), beside the distance between images of
    different maps and between different real images.
@@ -54,7 +58,9 @@ from .data import list_pairs
 from .statistics import nan_to_none
 from .synthetic_quality import evaluation
 from .synthetic_quality.features import FeatureNetwork
+from .synthetic_quality.floor import check_unseen, learnt_patients
 from .synthetic_quality.inputs import read_real, read_synthetic
+from .synthetic_quality.realism import largest_common_size
 from .synthetic_quality.report import render_report
 from .synthetic_quality.ssim import WINDOW
 from .test_view_classifier import confusion_figure, evaluate_views
@@ -87,13 +93,17 @@ class EvaluateOwnConfig:
                 "chambers"})
     ssim_size: int = field(default=64, metadata={
         "help": "images are compared by SSIM at this size (pixels; at least the 11 px SSIM window)"})
-    kid_subsets: int = field(default=100, metadata={"help": "random subsets averaged by KID"})
-    kid_subset_size: int = field(default=1000, metadata={
-        "help": "images per KID subset (fewer when a set is smaller)"})
+    realism_images: int = field(default=0, metadata={
+        "help": "images per set in every FD / KID comparison (0: the most every draw allows, the "
+                "smallest of the synthetic set and the two halves of the real test patients)"})
+    draws: int = field(default=10, metadata={
+        "help": "random draws of the equal-size FD / KID comparisons (each splits the test "
+                "patients anew and subsamples every set); the spread over them is reported"})
     figure_cases: int = field(default=8, metadata={
         "help": "cases shown in the worst-adherence and closest-pair figures"})
     bootstrap: int = field(default=1000, metadata={
-        "help": "bootstrap resamples of patients for the 95 %% confidence intervals"})
+        "help": "bootstrap resamples of patients for the 95 %% confidence intervals (KID's are "
+                "split over the draws)"})
     seed: int = field(default=0, metadata={"help": "seed of every network and resampling"})
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda' or 'cuda:N'"})
 
@@ -114,6 +124,19 @@ def check_trained_on_real(segmenter: FeatureNetwork) -> None:
         raise UserError(f"{segmenter.checkpoint_path}: trained on synthetic images "
                         f"({segmenter.config.data_dir}); --segmenter needs a network trained on "
                         "real frames (e.g. the real_all_views data set)")
+
+
+def realism_size(config, num_synthetic: int, testing) -> int:
+    """The N of every FD / KID comparison (below 2 when the sets are too small: FD and KID are then
+    left undefined), checked against --realism-images."""
+    if len(set(testing.patients)) < 2:  # the floor splits the test patients in two
+        return 0
+    largest = largest_common_size(num_synthetic, testing.patients, config.draws, config.seed)
+    if config.realism_images > largest:
+        raise UserError(f"--realism-images {config.realism_images}: more than the {largest} images "
+                        f"every draw has ({num_synthetic} synthetic, halves of the "
+                        f"{len(testing)} test frames of {len(set(testing.patients))} patients)")
+    return config.realism_images or largest
 
 
 def segmenter_config(config, networks: Path) -> SegmentationConfig | None:
@@ -167,17 +190,25 @@ def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures:
 
 
 def run(config) -> None:
-    require_at_least(config, ssim_size=WINDOW, kid_subsets=1, kid_subset_size=2, figure_cases=0,
+    require_at_least(config, ssim_size=WINDOW, realism_images=0, draws=1, figure_cases=0,
                      bootstrap=0)
     device = pick_device(config.device)
     # every input is read and checked before anything is written
     synthetic = read_synthetic(config.samples_dir, config.views)
     views = sorted(set(synthetic.views))
     training, testing = (read_real(config.extract_dir, s, views) for s in ("training", "testing"))
-    if config.segmenter:
-        check_trained_on_real(FeatureNetwork.load(config.segmenter, device))
+    validation = read_real(config.extract_dir, "validation", views, optional=True)
+    realism_images = realism_size(config, len(synthetic), testing)
     networks, figures = Path(config.out_dir) / "networks", Path(config.out_dir) / "figures"
     segmenter_training = segmenter_config(config, networks)
+    if config.segmenter:
+        given = FeatureNetwork.load(config.segmenter, device)
+        check_trained_on_real(given)
+        floor_check = check_unseen(testing.patients, learnt_patients(given.config.data_dir),
+                                   config.segmenter)
+    else:
+        floor_check = check_unseen(testing.patients, learnt_patients(config.extract_dir),
+                                   "the segmenter trained here")
     classifiers = view_configs(config, networks, {v.split("_")[0] for v in views})
     out = check_writable(config.out_dir)
     save_config(config, out / "config.json")
@@ -187,7 +218,8 @@ def run(config) -> None:
         train.run(segmenter_training)
     segmenter = FeatureNetwork.load(
         config.segmenter or Path(segmenter_training.out_dir) / "best.pt", device)
-    measures = evaluation.Evaluation(synthetic, training, testing, segmenter, config, figures)
+    measures = evaluation.Evaluation(synthetic, training, validation, testing, segmenter, config,
+                                     figures, floor_check, realism_images)
     result = {
         "samples_dir": str(config.samples_dir), "extract_dir": str(config.extract_dir),
         "views": views, "segmenter": str(segmenter.checkpoint_path),

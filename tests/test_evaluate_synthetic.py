@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 FAST = ["--view-epochs", "1", "--view-image-size", "32", "--view-batch-size", "8",
-        "--kid-subsets", "5", "--bootstrap", "50", "--ssim-size", "32", "--figure-cases", "3"]
+        "--draws", "3", "--bootstrap", "60", "--ssim-size", "32", "--figure-cases", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,11 @@ def test_copies_of_the_training_frames_are_flagged_as_memorised(copies):
     own = memo["own_frame"]
     assert own["images"] == 32 and own["by_features"] == own["by_ssim"] == 1.0
     assert own["chance"] == pytest.approx(1 / 4)  # 4 training frames per view
+    # against the control: the copies of validation frames (held-out maps) are as close to their
+    # own frames as the training copies: a copier of every map's frame, not a memoriser
+    control = memo["control"]
+    assert control["features"]["num_seen"] == 32 and control["features"]["num_control"] == 16
+    assert control["decision"] == "no evidence of memorisation" and "Mann-Whitney" in control["rule"]
     closest = memo["closest"][0]
     assert closest["ssim"] == pytest.approx(1.0, abs=1e-6) and closest["feature_distance"] < 1e-6
     assert closest["synthetic"].startswith(closest["training"])
@@ -130,23 +135,48 @@ def test_view_classifiers_are_trained_on_each_set_and_tested_on_real_frames(copi
         assert views[name]["num_images"] == 8  # 2 test patients x 4 views
 
 
-def test_a_set_equal_to_the_test_frames_is_at_distance_zero_and_adheres_like_them(
+def test_a_set_equal_to_the_test_frames_is_compared_at_equal_n_and_adheres_like_them(
         small_extract, segmenter, tmp_path):
     samples = copy_set(small_extract, tmp_path / "samples", ("testing",))
     result = evaluate(samples, small_extract, tmp_path / "evaluation", segmenter,
                       "--no-view-classification")
     realism = result["realism"]
-    # zero up to the rounding of the matrix square root (8 images, 256 features)
-    assert realism["training_vs_test"]["fd"] > 1.0
-    assert abs(realism["synthetic_vs_test"]["fd"]) < 1e-5 * realism["training_vs_test"]["fd"]
-    # KID is unbiased: for a set against itself it is slightly below zero, not exactly zero
-    assert realism["synthetic_vs_test"]["kid"] < 0 < realism["training_vs_test"]["kid"]
+    # 8 synthetic images, 2 test patients of 4 frames: halves of 4 frames, every comparison at 4
+    assert realism["images_per_set"] == 4 and realism["draws"] == 3
+    for comparison in (realism["synthetic_vs_test"], realism["floor"]):
+        assert comparison["n"] == 4
+        assert comparison["fd_min"] - 1e-9 <= comparison["fd"] <= comparison["fd_max"] + 1e-9
+        assert comparison["kid_ci_low"] - 1e-9 <= comparison["kid"] <= comparison["kid_ci_high"] + 1e-9
+    # the floor's frames are test patients; the segmenter learnt from the training frames only
+    assert realism["floor_unseen"].startswith("verified")
+    report = (tmp_path / "evaluation" / "report.md").read_text()
+    assert "N = 4 images per set" in report and "KID [95 % interval]" in report
+    # no held-out maps in this set: the memorisation control cannot decide
+    assert result["memorisation"]["control"]["decision"].startswith("undecided")
     adherence = result["mask_adherence"]
     # the same frames and the same labels: adherence is the segmenter's own test Dice
     assert (adherence["synthetic"]["all"]["dice"]["mean"]["mean"]
             == pytest.approx(adherence["real_test"]["all"]["dice"]["mean"]["mean"], abs=1e-6))
     assert result["view_classification"] == {"skipped": "--no-view-classification"}
     assert result["diversity"]["synthetic_within_map"] is None
+
+
+def test_training_frames_copied_while_held_out_maps_get_other_frames_are_memorised(
+        small_extract, segmenter, tmp_path):
+    """Training maps give copies of their frames; validation maps give another patient's frame:
+    the images of seen frames are nearer their own frames than the control's are."""
+    samples = copy_set(small_extract, tmp_path / "samples", ("training", "validation"))
+    for view in VIEWS:
+        held_out = [p for p in list_pngs(samples / view / "samples") if "_validation_" in p.name]
+        images = [read_png(p) for p in held_out]
+        for path, image in zip(held_out, images[1:] + images[:1]):
+            write_png(path, image)
+    result = evaluate(samples, small_extract, tmp_path / "evaluation", segmenter,
+                      "--no-view-classification")
+    control = result["memorisation"]["control"]
+    assert control["decision"] == "memorised"
+    assert control["features"]["flagged"] == control["ssim"]["flagged"] == 16  # every copy
+    assert control["features"]["median_seen"] < 1e-6 < control["features"]["median_control"]
 
 
 def test_maps_swapped_between_images_lower_the_adherence(small_extract, segmenter, tmp_path):
@@ -207,6 +237,26 @@ def test_bad_input_is_one_line_and_leaves_nothing(small_extract, segmenter, tmp_
     # no samples folder at all
     expect_user_error(evaluate_main, ["--samples-dir", str(tmp_path / "none"), *base], capsys,
                       "none")
+    # more images per set than the smallest half of the test patients has (4 frames)
+    expect_user_error(evaluate_main, ["--samples-dir", str(samples), *base,
+                                      "--no-view-classification", "--realism-images", "5"],
+                      capsys, "--realism-images 5: more than the 4 images")
+    expect_user_error(evaluate_main, ["--samples-dir", str(samples), *base, "--draws", "0"],
+                      capsys, "--draws must be at least 1, got 0")
+    # a feature network that learnt from a test patient: the floor would not be unseen
+    learnt_test = tmp_path / "learnt_test"
+    test_pair = list_pngs(small_extract / "2CH_ED" / "images" / "testing")[0]
+    for folder in ("images", "annotations"):
+        (learnt_test / folder / "training").mkdir(parents=True)
+        shutil.copy(small_extract / "2CH_ED" / folder / "testing" / test_pair.name,
+                    learnt_test / folder / "training" / test_pair.name)
+    checkpoint["config"]["data_dir"] = str(learnt_test)
+    saw_test = tmp_path / "saw_test.pt"
+    save_checkpoint(saw_test, **checkpoint)
+    expect_user_error(evaluate_main, ["--samples-dir", str(samples), "--extract-dir",
+                                      str(small_extract), "--out-dir", str(out), "--segmenter",
+                                      str(saw_test), "--no-view-classification"], capsys,
+                      "saw_test.pt: trained on test patient", test_pair.name.split("_")[0])
     # SSIM's window is 11 px: a smaller --ssim-size was a traceback after the segmenter trained
     expect_user_error(evaluate_main, ["--samples-dir", str(samples), *base, "--ssim-size", "10"],
                       capsys, "--ssim-size must be at least 11, got 10")
@@ -215,7 +265,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(small_extract, segmenter, tmp_
 
 def test_help_lists_the_options():
     assert_help_lists("echo_segmentation.evaluate_synthetic", "--samples-dir", "--extract-dir",
-                      "--segmenter", "--view-epochs", "--seg-epochs", "--ssim-size")
+                      "--segmenter", "--view-epochs", "--seg-epochs", "--ssim-size",
+                      "--realism-images", "--draws")
 
 
 

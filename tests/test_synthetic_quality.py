@@ -10,8 +10,11 @@ from echo_from_noise.contract import sector_to_camus
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_png
 from echo_segmentation.synthetic_quality.adherence import adherence_dice
+from echo_segmentation.synthetic_quality import memorisation_control, realism
 from echo_segmentation.synthetic_quality.distances import (frechet_distance, kernel_distance,
-                                                           polynomial_mmd2)
+                                                           kid_replicates, mmd2_of_counts,
+                                                           polynomial_kernels, polynomial_mmd2)
+from echo_segmentation.synthetic_quality.floor import check_unseen, learnt_patients, split_halves
 from echo_segmentation.synthetic_quality.diversity import (between_image_distance,
                                                            between_image_ssim, random_pairs,
                                                            seed_groups, within_map_distance,
@@ -81,6 +84,113 @@ def test_kernel_distance_is_near_zero_for_one_distribution_and_positive_for_shif
     once = kernel_distance(a, b, subsets=5, subset_size=100, seed=7)
     assert once == kernel_distance(a, b, subsets=5, subset_size=100, seed=7)
     assert once != kernel_distance(a, b, subsets=5, subset_size=100, seed=8)
+
+
+def test_a_bootstrap_replicate_drawing_every_row_once_is_the_estimate():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
+    ones = np.ones((1, 30))
+    assert mmd2_of_counts(polynomial_kernels(x, y), ones, ones)[0] == pytest.approx(
+        polynomial_mmd2(x, y), rel=1e-10)
+
+
+def patients_of(n: int, per_patient: int = 4) -> list[str]:
+    return [f"patient{i // per_patient:04d}" for i in range(n)]
+
+
+def test_two_sets_of_different_sizes_are_compared_at_equal_n(monkeypatch):
+    """300 'synthetic' against 120 test frames of 30 patients: every FD and KID at n = 60 (the
+    halves of the test patients), and, the two being one distribution, the synthetic FD equals the
+    floor's; at unequal N (300 vs 60) it would be far lower."""
+    rng = np.random.default_rng(10)
+    synthetic, testing = rng.normal(size=(300, 16)), rng.normal(size=(120, 16))
+    patients = patients_of(120)
+    n = realism.largest_common_size(300, patients, draws=4, seed=0)
+    assert n == 60
+    shapes = []
+    for name in ("frechet_distance", "polynomial_mmd2"):
+        original = getattr(realism, name)
+        monkeypatch.setattr(realism, name, lambda a, b, f=original: shapes.append(
+            (a.shape, b.shape)) or f(a, b))
+    result = realism.realism_at_equal_n(synthetic, testing, patients_of(300, 1), patients, n,
+                                        draws=4, resamples=200, seed=0)
+    assert len(shapes) == 2 * 2 * 4 and set(shapes) == {((60, 16), (60, 16))}
+    synthetic_fd, floor_fd = result["synthetic_vs_test"]["fd"], result["floor"]["fd"]
+    assert abs(synthetic_fd - floor_fd) < 0.2 * floor_fd
+    assert frechet_distance(synthetic, testing) < 0.6 * floor_fd  # what 300 vs 120 would give
+    for comparison in result.values():
+        assert comparison["n"] == 60 and comparison["draws"] == 4
+        assert comparison["fd_min"] <= comparison["fd"] <= comparison["fd_max"]
+        assert comparison["fd_std"] > 0 and comparison["kid_std"] > 0
+    assert result == realism.realism_at_equal_n(synthetic, testing, patients_of(300, 1), patients,
+                                                n, draws=4, resamples=200, seed=0)
+
+
+@pytest.mark.parametrize("shift, contains_zero", [(0.0, True), (1.0, False)])
+def test_kid_interval_holds_zero_for_one_gaussian_and_not_for_a_shifted_one(shift, contains_zero):
+    rng = np.random.default_rng(11)
+    synthetic, testing = rng.normal(size=(200, 16)) + shift, rng.normal(size=(160, 16))
+    result = realism.realism_at_equal_n(synthetic, testing, patients_of(200), patients_of(160),
+                                        80, draws=3, resamples=600, seed=1)
+    kid = result["synthetic_vs_test"]
+    assert kid["kid_ci_low"] < kid["kid"] < kid["kid_ci_high"]
+    assert (kid["kid_ci_low"] <= 0 <= kid["kid_ci_high"]) is contains_zero
+    floor = result["floor"]  # two halves of one set: always one distribution
+    assert floor["kid_ci_low"] <= 0 <= floor["kid_ci_high"]
+
+
+def test_pairing_copies_in_the_kid_bootstrap_would_push_the_interval_above_zero():
+    """The replicates leave out pairs of copies of one row; with them, one Gaussian's interval
+    would miss 0 (the correction the bootstrap makes)."""
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=(60, 16)), rng.normal(size=(60, 16))
+    fair = kid_replicates(x, y, 400, np.random.default_rng(0))
+    assert np.percentile(fair, 2.5) < 0 < np.percentile(fair, 97.5)
+    naive = [polynomial_mmd2(x[rng.integers(0, 60, 60)], y[rng.integers(0, 60, 60)])
+             for _ in range(200)]
+    assert np.percentile(naive, 2.5) > 0
+
+
+# --- the floor -----------------------------------------------------------------------------------
+def test_the_floor_frames_were_not_seen_by_the_feature_network(small_extract, tmp_path):
+    """The floor compares halves of the test patients; none of them is among the patients the
+    feature network learnt from (its checkpoint's data_dir), and a network that did is refused."""
+    from echo_segmentation.synthetic_quality.inputs import read_real
+
+    network = untrained_segmenter(tmp_path)
+    network.config.data_dir = str(small_extract)  # trained on the small extraction
+    learnt = learnt_patients(network.config.data_dir)
+    testing = read_real(small_extract, "testing", list(VIEWS))
+    training = read_real(small_extract, "training", list(VIEWS))
+    validation = read_real(small_extract, "validation", list(VIEWS))
+    assert learnt == set(training.patients) | set(validation.patients) and len(learnt) == 6
+    assert check_unseen(testing.patients, learnt, "best.pt").startswith("verified")
+    for draw in range(3):
+        a, b = split_halves(testing.patients, realism.draw_generator(0, draw))
+        floor = {testing.patients[i] for i in a} | {testing.patients[i] for i in b}
+        assert not floor & learnt and not {testing.patients[i] for i in a} & {
+            testing.patients[i] for i in b}
+        assert sorted([*a, *b]) == list(range(len(testing)))
+    with pytest.raises(UserError, match="best.pt: trained on test patient"):
+        check_unseen(testing.patients + training.patients[:1], learnt, "best.pt")
+    assert check_unseen(testing.patients, learnt_patients(tmp_path / "gone"), "x").startswith(
+        "not verified")
+
+
+# --- memorisation against held-out maps ----------------------------------------------------------
+def test_memorisation_control_flags_seen_frames_copied_closer_than_unseen_ones():
+    rng = np.random.default_rng(13)
+    control = rng.uniform(5, 10, 40)
+    alike = memorisation_control.compare(rng.uniform(5, 10, 60), control)
+    closer = memorisation_control.compare(rng.uniform(0, 6, 60), control)
+    assert alike["memorised"] is False and closer["memorised"] is True
+    assert closer["p_value"] < 1e-6 and closer["flagged"] > 10 and alike["flagged"] <= 3
+    ssim_alike = memorisation_control.compare(1 - control[:30] / 10, 1 - control / 10, "larger")
+    assert memorisation_control.decide(alike, ssim_alike) == "no evidence of memorisation"
+    assert memorisation_control.decide(closer, ssim_alike) == "memorised"
+    few = memorisation_control.compare(rng.uniform(0, 1, 60), control[:4])
+    assert few["memorised"] is None
+    assert memorisation_control.decide(few, ssim_alike).startswith("undecided")
 
 
 # --- SSIM ----------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ part of evaluation.json (and drawing its figures).
 
 Features are computed once per set. FD, KID and the diversity distances use them standardised with
 the mean and std of the real training frames' features (synthetic_quality.standardisation), so that
-every feature channel weighs alike; the nearest-neighbour search standardises by the training
-frames of the view it searches.
+every feature channel weighs alike; the nearest-neighbour search and the distance to an image's
+source frame standardise by the training frames of the view.
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from echo_from_noise.files import write_csv
 
 from ..metrics import STRUCTURES, dice_scores
 from ..statistics import describe
-from . import diversity, figures, memorisation
+from . import diversity, figures, memorisation, memorisation_control
 from .adherence import adherence_dice
-from .distances import frechet_distance, kernel_distance
 from .features import FeatureNetwork
 from .inputs import ImageSet
-from .report import number
+from .realism import realism_at_equal_n, undefined_summary
+from .report import kid_interval, number
+from .ssim import image_stack, paired_ssim
 from .standardisation import Standardisation
 
 MEAN = "mean"
@@ -42,9 +43,12 @@ def dice_summary(dice: np.ndarray, images: ImageSet, resamples: int, seed: int) 
 
 
 class Evaluation:
-    def __init__(self, synthetic: ImageSet, training: ImageSet, testing: ImageSet,
-                 segmenter: FeatureNetwork, config, figures_dir: Path):
+    def __init__(self, synthetic: ImageSet, training: ImageSet, validation: ImageSet,
+                 testing: ImageSet, segmenter: FeatureNetwork, config, figures_dir: Path,
+                 floor_check: str = "", realism_images: int = 0):
         self.synthetic, self.training, self.testing = synthetic, training, testing
+        self.validation, self.floor_check = validation, floor_check
+        self.realism_images = realism_images  # N of every FD / KID comparison (< 2: undefined)
         self.segmenter, self.config, self.figures = segmenter, config, figures_dir
         # one row per synthetic image (synthetic_images.csv), filled in by the measures
         self.columns: dict[str, list] = {"name": synthetic.names, "view": synthetic.views,
@@ -60,7 +64,8 @@ class Evaluation:
     def features(self) -> dict[str, np.ndarray]:
         """Raw features of each set."""
         return {name: self.segmenter.features(s.images) for name, s in
-                (("synthetic", self.synthetic), ("training", self.training), ("testing", self.testing))}
+                (("synthetic", self.synthetic), ("training", self.training),
+                 ("validation", self.validation), ("testing", self.testing))}
 
     @cached_property
     def scale(self) -> Standardisation:
@@ -69,7 +74,8 @@ class Evaluation:
     def counts(self) -> dict:
         s = self.synthetic
         return {"synthetic": len(s), "maps": len(set(zip(s.views, s.maps))),
-                "real_training": len(self.training), "real_testing": len(self.testing),
+                "real_training": len(self.training), "real_validation": len(self.validation),
+                "real_testing": len(self.testing),
                 "synthetic_per_view": {v: int(len(s.of_view(v))) for v in sorted(set(s.views))}}
 
     # --- 1. mask adherence -------------------------------------------------------------------
@@ -93,20 +99,20 @@ class Evaluation:
 
     # --- 2. realism ------------------------------------------------------------------------------
     def realism(self) -> dict:
-        f, c = {k: self.scale(v) for k, v in self.features.items()}, self.config
-
-        def distances(a: np.ndarray, b: np.ndarray) -> dict:
-            if min(len(a), len(b)) < 2:  # no covariance, no unbiased kernel mean
-                return {"fd": math.nan, "kid": math.nan, "kid_std": math.nan}
-            kid, kid_std = kernel_distance(a, b, c.kid_subsets, c.kid_subset_size, c.seed)
-            return {"fd": frechet_distance(a, b), "kid": kid, "kid_std": kid_std,
-                    "kid_subset_size": min(c.kid_subset_size, len(a), len(b))}
-
+        """FD and KID of the synthetic set and of the floor at one N (synthetic_quality.realism)."""
+        f, c, t, n = ({k: self.scale(v) for k, v in self.features.items()}, self.config,
+                      self.testing, self.realism_images)
+        if n >= 2:
+            measured = realism_at_equal_n(f["synthetic"], f["testing"], self.synthetic.patients,
+                                          t.patients, n, c.draws, c.bootstrap, c.seed)
+        else:  # fewer than 2 test patients or 2 frames in a half: no covariance, no kernel mean
+            measured = {name: undefined_summary(n, c.draws) for name in ("synthetic_vs_test", "floor")}
         return {"layer": self.segmenter.layer_description,
                 "feature_dimensions": int(f["testing"].shape[1]),
-                "kid_subsets": c.kid_subsets,
-                "synthetic_vs_test": distances(f["synthetic"], f["testing"]),
-                "training_vs_test": distances(f["training"], f["testing"])}
+                "images_per_set": n, "draws": c.draws,
+                "floor_frames": "a random half of the real test patients (new each draw) against "
+                                "the other half, the same half the synthetic set is compared with",
+                "floor_unseen": self.floor_check, **measured}
 
     # --- 3. memorisation -------------------------------------------------------------------------
     def nearest(self, queries: ImageSet, features: np.ndarray) -> dict[str, np.ndarray]:
@@ -138,6 +144,39 @@ class Evaluation:
         chance = float(np.mean([1 / len(t.of_view(s.views[i])) for i in mine]))
         return {"images": int(len(mine)), **hits, "chance": chance}
 
+    def source_distances(self) -> dict[str, np.ndarray]:
+        """Per synthetic image whose map's frame is a real frame at hand: the set holding that
+        frame ("training" or a held-out split), its distance to the image (features standardised
+        by the view's training frames) and their SSIM; other images are left out."""
+        s, c = self.synthetic, self.config
+        where = {name: (split, i) for split in ("training", "validation", "testing")
+                 for i, name in enumerate(getattr(self, split).names)}
+        frames = [where.get(frame_of_augmented(m)) for m in s.maps]
+        mine = np.array([i for i, f in enumerate(frames) if f is not None], dtype=int)
+        split = np.array([frames[i][0] for i in mine], dtype=object)
+        distance, ssim = np.zeros(len(mine)), np.zeros(len(mine))
+        for view in sorted({s.views[i] for i in mine}):
+            k = np.array([j for j, i in enumerate(mine) if s.views[i] == view], dtype=int)
+            scale = Standardisation.of(self.features["training"][self.training.of_view(view)])
+            own = np.stack([self.features[frames[mine[j]][0]][frames[mine[j]][1]] for j in k])
+            distance[k] = np.linalg.norm(scale(self.features["synthetic"][mine[k]]) - scale(own),
+                                         axis=1)
+            sources = [getattr(self, frames[mine[j]][0]).images[frames[mine[j]][1]] for j in k]
+            ssim[k] = paired_ssim(image_stack([s.images[i] for i in mine[k]], c.ssim_size),
+                                  image_stack(sources, c.ssim_size)).double().numpy()
+        return {"index": mine, "split": split, "feature_distance": distance, "ssim": ssim}
+
+    def memorisation_control(self) -> dict:
+        """Images of training maps against images of held-out maps, each to its own source frame
+        (synthetic_quality.memorisation_control)."""
+        d = self.source_distances()
+        seen = d["split"] == "training"
+        result = {key: memorisation_control.compare(d[key][seen], d[key][~seen], closer)
+                  for key, closer in (("feature_distance", "smaller"), ("ssim", "larger"))}
+        return {"features": result["feature_distance"], "ssim": result["ssim"],
+                "decision": memorisation_control.decide(result["feature_distance"], result["ssim"]),
+                "rule": memorisation_control.MEMORISED_RULE}
+
     def memorisation(self) -> dict:
         s, t, c = self.synthetic, self.training, self.config
         synthetic = self.nearest(s, self.features["synthetic"])
@@ -168,6 +207,7 @@ class Evaluation:
                                            f"({c.ssim_size} px)")
         return {"ssim_size": c.ssim_size, "features": by_features, "ssim": by_ssim,
                 "own_frame": self.own_frame(synthetic),
+                "control": self.memorisation_control(),
                 "closest": [{"synthetic": s.names[i], "training": t.names[synthetic["ssim_index"][i]],
                              "ssim": float(synthetic["ssim"][i]),
                              "feature_distance": float(synthetic["feature_distance"][i])}
@@ -207,8 +247,8 @@ def headline(result: dict) -> str:
     """One line for the terminal."""
     adherence = result["mask_adherence"]["synthetic"]["all"]["dice"][MEAN]["mean"]
     realism, memo = result["realism"], result["memorisation"]
+    synthetic, floor = realism["synthetic_vs_test"], realism["floor"]
     return (f"{result['counts']['synthetic']} synthetic images: mask adherence {100 * adherence:.1f} "
-            f"% Dice, FD {number(realism['synthetic_vs_test']['fd'])} (real floor "
-            f"{number(realism['training_vs_test']['fd'])}), memorised "
-            f"{100 * memo['features']['fraction']:.1f} % (features) / "
-            f"{100 * memo['ssim']['fraction']:.1f} % (SSIM)")
+            f"% Dice, at N = {realism['images_per_set']}: KID {kid_interval(synthetic)} (real floor "
+            f"{kid_interval(floor)}), FD {number(synthetic['fd'], 1)} (floor "
+            f"{number(floor['fd'], 1)}); memorisation: {memo['control']['decision']}")

@@ -4,7 +4,9 @@
   map it was generated from in SAMPLES/<VIEW>/labels/<name>.png (same size); its view is the view
   folder, its map the name without the _s<k> of extra seeds (echo_from_noise.contract.map_of_sample);
 - the real frames of a step-1 extraction root: the training split (what a generator may have
-  copied) and the testing split (the real reference), with their CAMUS annotations.
+  copied), the testing split (the real reference) and, when there is one, the validation split
+  (frames no generator trained on: the source frames of held-out maps), with their CAMUS
+  annotations.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from echo_from_noise.contract import (SAMPLE_LABELS_FOLDER, SAMPLES_FOLDER, SECT
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_labelled_image, require_folder
 
-from ..data import list_pairs, read_pair
+from ..data import dataset_folders, list_pairs, read_pair
 
 
 @dataclass
@@ -85,8 +87,13 @@ def read_synthetic(samples_dir: str | Path, views: tuple[str, ...] = VIEWS) -> I
     return ImageSet(names, image_views, patients, images, labels)
 
 
-def read_real(extract_dir: str | Path, split: str, views: list[str]) -> ImageSet:
-    """The real frames and CAMUS annotations of one split of a step-1 extraction root."""
+def read_real(extract_dir: str | Path, split: str, views: list[str],
+              optional: bool = False) -> ImageSet:
+    """The real frames and CAMUS annotations of one split of a step-1 extraction root (none when
+    ``optional`` and the split has no image folder)."""
+    folders = dataset_folders(extract_dir, tuple(views))
+    if optional and not any((f / "images" / split).is_dir() for f in folders):
+        return ImageSet([], [], [], [], [])
     pairs = list_pairs(extract_dir, split, tuple(views))
     read = [read_pair(p) for p in tqdm(pairs, desc=f"reading real {split} images", leave=False)]
     parts = [stem_parts(p.stem) for p in pairs]

@@ -23,6 +23,18 @@ def interval(stat: dict, scale: float = 100.0, digits: int = 1) -> str:
     return text + (f" [{low * scale:.{digits}f}, {high * scale:.{digits}f}]" if low is not None else "")
 
 
+def kid_interval(comparison: dict) -> str:
+    """'KID [95 % interval]' of one realism comparison."""
+    return (f"{number(comparison['kid'], 4)} [{number(comparison['kid_ci_low'], 4)}, "
+            f"{number(comparison['kid_ci_high'], 4)}]")
+
+
+def fd_spread(comparison: dict) -> str:
+    """'FD ± std (min–max)' over the draws of one realism comparison."""
+    return (f"{number(comparison['fd'], 1)} ± {number(comparison['fd_std'], 1)} "
+            f"({number(comparison['fd_min'], 1)}–{number(comparison['fd_max'], 1)})")
+
+
 def dice_cell(group: dict, column: str) -> str:
     stat = group["dice"][column]
     return cell({k: (float("nan") if v is None else v) for k, v in stat.items()}, 100)
@@ -43,15 +55,18 @@ def adherence_lines(adherence: dict) -> list[str]:
 
 
 def realism_lines(realism: dict) -> list[str]:
-    rows = [[name, number(r["fd"]), f"{number(r['kid'], 4)} ± {number(r['kid_std'], 4)}",
-             str(r.get("kid_subset_size") or "–")]
-            for name, r in (("synthetic vs real test", realism["synthetic_vs_test"]),
-                            ("real training vs real test (floor)", realism["training_vs_test"]))]
+    rows = [[name, kid_interval(r), number(r["kid_std"], 4), fd_spread(r), str(r["n"])]
+            for name, r in (("synthetic vs real test (half B)", realism["synthetic_vs_test"]),
+                            ("floor: real test half A vs half B", realism["floor"]))]
     return ["## Realism", "", REALISM_NOTE.format(layer=realism["layer"]),
-            f"KID: unbiased MMD² with the kernel (x·y / {realism['feature_dimensions']} + 1)³, mean ± "
-            f"std over {realism['kid_subsets']} random subsets of each set (unbiased: a set against "
-            "itself gives slightly less than 0).", "",
-            *table(["compared", "FD", "KID", "KID subset size"], rows), ""]
+            f"Every comparison at N = {realism['images_per_set']} images per set (FD's bias depends "
+            f"on N), over {realism['draws']} random draws: each draw splits the real test patients "
+            "into halves A and B and subsamples each set to N. The floor is "
+            f"{realism['floor_frames']} ({realism['floor_unseen']}).",
+            f"KID: unbiased MMD² with the kernel (x·y / {realism['feature_dimensions']} + 1)³, mean "
+            "over the draws [95 % patient-bootstrap interval, pooled over the draws] and its std "
+            "over the draws; FD: mean ± std (min–max) over the draws.", "",
+            *table(["compared", "KID [95 % interval]", "KID std (draws)", "FD", "N"], rows), ""]
 
 
 def memorisation_lines(memorisation: dict, figures_dir: str) -> list[str]:
@@ -62,6 +77,15 @@ def memorisation_lines(memorisation: dict, figures_dir: str) -> list[str]:
         rows.append([f"{title} ({closer} = closer)", number(m["median_synthetic"]),
                      number(m["median_test"]), number(m["threshold"]),
                      f"{100 * m['fraction']:.1f} % ({m['count']} of {m['num_synthetic']})"])
+    control = memorisation["control"]
+    control_rows = [[f"{title} ({closer} = closer)", number(m["median_seen"]),
+                     number(m["median_control"]), number(m["p_value"], 4),
+                     "n/a" if m["flagged_fraction"] is None else
+                     f"{100 * m['flagged_fraction']:.1f} % ({m['flagged']} of {m['num_seen']})"]
+                    for key, title, closer in (("features", "feature distance", "lower"),
+                                               ("ssim", f"SSIM at {memorisation['ssim_size']} px",
+                                                "higher"))
+                    for m in (control[key],)]
     own = memorisation["own_frame"]
     own_line = ([f"The nearest training frame is the very frame the image's map was drawn from for "
                  f"{100 * own['by_features']:.1f} % (features) and {100 * own['by_ssim']:.1f} % "
@@ -73,6 +97,15 @@ def memorisation_lines(memorisation: dict, figures_dir: str) -> list[str]:
             "images closer to a training image than any real test image is.", "",
             *table(["measure", "synthetic: median nearest", "real test: median nearest",
                     "closest real test", "synthetic flagged"], rows), "", *own_line,
+            "### Against the control: images of held-out maps", "",
+            "Each synthetic image against the real frame its map was drawn from: images of training "
+            "maps (frames the generator saw) beside images of validation or test maps (frames it "
+            f"never saw; {control['features']['num_control']} images). The map pulls both alike; "
+            "only the first can be copies.", "",
+            *table(["measure", "training maps: median to own frame",
+                    "held-out maps: median to own frame", "one-sided p",
+                    "training-map images beyond every held-out one"], control_rows), "",
+            f"**Decision: {control['decision']}** (rule: {control['rule']}).", "",
             f"![closest pairs]({figures_dir}/memorisation_closest.png)", "",
             f"![nearest distances]({figures_dir}/nearest_features.png) "
             f"![nearest SSIM]({figures_dir}/nearest_ssim.png)", ""]
@@ -144,12 +177,15 @@ def quality_lines(result: dict, figures_dir: str, heading: str = "## Quality of 
         view_row,
         ["mask adherence, mean Dice (%)", dice_cell(adherence["synthetic"]["all"], "mean"),
          dice_cell(adherence["real_test"]["all"], "mean") + " (test vs annotation)"],
-        ["realism: FD to real test", number(realism["synthetic_vs_test"]["fd"]),
-         number(realism["training_vs_test"]["fd"]) + " (real training)"],
-        ["realism: KID to real test", number(realism["synthetic_vs_test"]["kid"], 4),
-         number(realism["training_vs_test"]["kid"], 4) + " (real training)"],
+        [f"realism: KID [95 % interval] to real test, N = {realism['images_per_set']}",
+         kid_interval(realism["synthetic_vs_test"]),
+         kid_interval(realism["floor"]) + " (unseen real test half)"],
+        [f"realism: FD ± std (min–max) over {realism['draws']} draws, N = "
+         f"{realism['images_per_set']}", fd_spread(realism["synthetic_vs_test"]),
+         fd_spread(realism["floor"]) + " (unseen real test half)"],
         ["memorisation: flagged by features / SSIM (%)",
          f"{100 * memo['features']['fraction']:.1f} / {100 * memo['ssim']['fraction']:.1f}", "–"],
+        ["memorisation against held-out maps", memo["control"]["decision"], "–"],
         ["diversity: 1 − SSIM, same map / different frames",
          f"{number(within['one_minus_ssim']) if within else 'not sampled'} / "
          f"{number(diversity['synthetic_between_maps']['one_minus_ssim'])}",
