@@ -17,7 +17,12 @@ pytestmark = pytest.mark.slow
 
 TINY = ["--preset", "smoke", "--views", "2CH_ED", "--no-seg-per-view", "--num-patients", "8",
         "--data-size", "64", "--image-size", "32", "--sdm-steps", "2", "--sdm-batch-size", "2",
-        "--sample-steps", "2", "--seg-epochs", "2", "--seg-image-size", "32"]
+        "--sample-steps", "2", "--seg-epochs", "2", "--seg-image-size", "32",
+        "--no-real-plus-synthetic", "--real-fractions"]  # (no real + synthetic or few-real rows)
+# the smoke pipeline of most tests: with real + synthetic and few-real rows, whose generator is
+# trained on those patients alone
+ROWS = [*TINY[:-2], "--real-plus-synthetic", "--real-fractions", "0.25", "--few-real-generator"]
+ROWS_STAGES = 25  # data 3, diffusion 2, few-real 4, 5 data sets x (data, train, test), evaluation
 
 # Installed as sitecustomize.py, it makes every Python process of a run see its elapsed-time clocks
 # run 1000 times fast, as on a machine 1000 times slower or busier (wall time is left alone: file
@@ -52,12 +57,12 @@ def run_pipeline(args):
 # minute mostly importing torch in one stage process after another. The tests wait for them here.
 @early_run("pipeline_run")
 def _smoke_pipeline(folder: Path, _) -> tuple[list[str], dict]:
-    return pipeline_command([*TINY, "--work-dir", str(folder / "work")]), {}
+    return pipeline_command([*ROWS, "--work-dir", str(folder / "work")]), {}
 
 
 @early_run("slow_clock_pipeline")
 def _smoke_pipeline_on_a_slow_machine(folder: Path, _) -> tuple[list[str], dict]:
-    """The same command on a (seemingly) 1000 times slower machine."""
+    """The same pipeline (less the extra rows) on a (seemingly) 1000 times slower machine."""
     return (pipeline_command([*TINY, "--work-dir", str(folder / "slow")]),
             slow_machine_env(folder / "clock"))
 
@@ -94,7 +99,8 @@ def latent_pipeline(background_runs) -> Path:
 def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     work, _ = pipeline_run
     config = json.loads((work / "pipeline_config.json").read_text())
-    assert config["image_size"] == 32 and config["sampler"] == "ddpm"  # override and preset value
+    assert config["image_size"] == 32 and config["sampler"] == "euler"  # override and preset value
+    assert config["formulation"] == "edm"
     assert len(list((work / "0_camus" / "database_nifti").iterdir())) == 8
     real_test = sorted(p.name for p in (work / "1_extract/2CH_ED/images/testing").iterdir())
     synthetic = sorted((work / "3_samples/2CH_ED/samples").iterdir())
@@ -111,9 +117,25 @@ def test_pipeline_writes_every_step_and_the_report(pipeline_run):
     report = (work / "report.md").read_text()
     assert "| All synthetic frames |" in report and "| All real frames |" in report
     assert "88.6 ± 5.8" in report  # the published all-SDM-frames row beside ours
-    assert ("Synthetic images made by: 2CH_ED: formulation ddpm, sampler ddpm, 2 steps (2 NFE per "
+    assert ("Synthetic images made by: 2CH_ED: formulation edm, sampler euler, 2 steps (2 NFE per "
             "image)") in report
     assert (work / "real_vs_synthetic.png").stat().st_size > 1000
+    # real + synthetic, and the few-real rows with their ED row and their difference to real only
+    for label in ("All real + all synthetic frames", "Real frames of 25 % of the patients",
+                  "Real + synthetic frames of 25 % of the patients"):
+        line = next(line for line in table(report) if line.startswith(f"| {label} |"))
+        assert line.split(" | ")[7].startswith(("+", "-")), line  # mean − real [CI]
+    assert "| &nbsp;&nbsp;ED frames |" in report
+    few = json.loads((work / "4_segmentation_data/real_synthetic_patients25_all_views/"
+                      "dataset_config.json").read_text())
+    assert few["patients"]["training"] == 1 and few["training_patients"]
+    # the few-real generator saw only those patients: its own extraction and samples
+    patient = few["training_patients"][0]
+    few_real = work / "few_real" / "patients25"
+    assert {p.name.split("_")[0] for p in (few_real / "1_extract/2CH_ED/images/training").iterdir()} == {patient}
+    assert {p.name.split("_")[0] for p in (few_real / "3_samples/2CH_ED/samples").iterdir()
+            if "_training_" in p.name} == {patient}
+    assert (few_real / "sdm" / "2CH" / "checkpoint_0000002.pt").is_file()
     # the quality of the synthetic set, judged with the real-trained segmenter
     evaluation = json.loads((work / "evaluation" / "evaluation.json").read_text())
     assert evaluation["segmenter"] == str(work / "segmentation" / "real_all_views" / "best.pt")
@@ -132,7 +154,9 @@ def test_report_does_not_depend_on_elapsed_time(pipeline_run, slow_clock_pipelin
     """The same command on a (seemingly) 1000 times slower machine gives the same table."""
     work, _ = pipeline_run
     slow = table((slow_clock_pipeline / "report.md").read_text())
-    assert slow == table((work / "report.md").read_text())
+    labels = {line.split(" | ")[0] for line in slow}
+    assert slow == [line for line in table((work / "report.md").read_text())
+                    if line.split(" | ")[0] in labels]
     assert "| All synthetic frames | " in slow[2] and "| 2 |" in slow[2]  # epochs, not time
     assert "stopped" not in "\n".join(slow)
 
@@ -140,9 +164,9 @@ def test_report_does_not_depend_on_elapsed_time(pipeline_run, slow_clock_pipelin
 def test_rerun_skips_finished_stages(pipeline_run):
     work, _ = pipeline_run
     before = (work / "segmentation/all_views/best.pt").stat().st_mtime_ns
-    result = run_pipeline([*TINY, "--work-dir", str(work)])
+    result = run_pipeline([*ROWS, "--work-dir", str(work)])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("done before, skipped") == 12
+    assert result.stdout.count("done before, skipped") == ROWS_STAGES
     assert (work / "segmentation/all_views/best.pt").stat().st_mtime_ns == before
 
 
@@ -152,9 +176,9 @@ def test_changed_stage_command_reruns_only_that_stage(pipeline_run):
     data = json.loads(marker.read_text())
     data["command"] = data["command"] + ["--changed"]
     marker.write_text(json.dumps(data))
-    result = run_pipeline([*TINY, "--work-dir", str(work)])
+    result = run_pipeline([*ROWS, "--work-dir", str(work)])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("done before, skipped") == 11
+    assert result.stdout.count("done before, skipped") == ROWS_STAGES - 1
     assert "segmentation_test_real_all_views: finished" in result.stdout
 
 
@@ -179,7 +203,8 @@ def test_paper_dry_run_shows_the_published_settings_and_writes_nothing(camus_dir
     stages = dry_run(["--preset", "paper", "--camus-dir", str(camus_dir), "--work-dir", str(work)],
                      capsys)
     assert not work.exists()
-    assert len(stages) == 25  # 2 x (train, sample) + 6 data sets x (data, train, test) + 2 + evaluation
+    # 2 x (train, sample) + 11 data sets x (data, train, test) + 2 + evaluation
+    assert len(stages) == 40 and "segmentation_train_real_synthetic_patients10_all_views" in stages
     assert "--size 256" in stages["extract"] and "--num-augment 5" in stages["labels"]
     train = stages["sdm_train_2CH"].split()
     assert train[1:3] == ["-n", "8"] and train[0].endswith("mpiexec")
@@ -194,17 +219,20 @@ def test_paper_dry_run_shows_the_published_settings_and_writes_nothing(camus_dir
 
 def test_dry_run_of_a_finished_pipeline_skips_every_stage(pipeline_run, capsys):
     work, _ = pipeline_run
-    stages = dry_run([*TINY, "--work-dir", str(work)], capsys)
-    assert set(stages.values()) == {"done before, skipped"} and len(stages) == 12
+    stages = dry_run([*ROWS, "--work-dir", str(work)], capsys)
+    assert set(stages.values()) == {"done before, skipped"} and len(stages) == ROWS_STAGES
 
 
 def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):
     from scripts.run_pipeline import main
     work = tmp_path / "edm"
-    stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "edm"], capsys)
-    assert "--formulation edm" in stages["sdm_train_2CH"]
-    # the preset's ddpm sampler does not fit an EDM model: heun instead, with the given options
-    assert "--sampler heun" in stages["sample_2CH"]
+    stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "ddpm"], capsys)
+    assert "--formulation ddpm" in stages["sdm_train_2CH"]
+    assert "--sampler euler --steps 2" in stages["sample_2CH"]  # the smoke preset's sampler fits
+    # the fast preset's dpm-solver++ does not fit a rectified flow: heun instead
+    stages = dry_run([*TINY, "--work-dir", str(work), "--preset", "fast", "--gpus", "0",
+                      "--formulation", "rflow"], capsys)
+    assert "--formulation rflow" in stages["sdm_train_2CH"] and "--sampler heun" in stages["sample_2CH"]
     stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "vp", "--sampler", "euler",
                       "--discretization", "vp", "--s-churn", "10"], capsys)
     assert "--formulation vp" in stages["sdm_train_2CH"]
@@ -237,4 +265,4 @@ def test_latent_pipeline_runs_every_stage(latent_pipeline):
     sample_config = json.loads((work / "3_samples" / "2CH_ED" / "sample_config.json").read_text())
     assert sample_config["generation"]["image_size"] == 32 and "autoencoder" in sample_config["generation"]
     report = (work / "report.md").read_text()
-    assert "formulation edm, sampler heun, 2 steps (2 NFE per image)" in report
+    assert "formulation edm, sampler euler, 2 steps (2 NFE per image)" in report

@@ -127,7 +127,7 @@ def test_heun_counts_its_euler_steps():
 
 def test_samplers_and_options_that_do_not_fit_are_refused():
     process = rflow().process()
-    assert process.samplers == ("euler", "heun")
+    assert process.samplers == ("heun", "euler")
     with pytest.raises(Exception, match="does not fit rflow"):
         Sampler("dpm-solver++", process, 4)
     with pytest.raises(Exception, match="--s-churn"):

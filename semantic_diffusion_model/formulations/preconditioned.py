@@ -23,7 +23,7 @@ from .base import Formulation
 
 
 class Preconditioned(Formulation):
-    samplers = ("heun", "euler", "dpm-solver++")
+    samplers = ("dpm-solver++", "heun", "euler")  # (in the registry's order)
     sigma_min: float = 0.0  # the noise levels trained on
     sigma_max: float = math.inf
 

@@ -41,7 +41,7 @@ class VelocityNetwork(nn.Module):
 class RectifiedFlow(Formulation):
     name = "rflow"
     summary = "rectified flow: straight paths from the image to noise, velocity prediction"
-    samplers = ("euler", "heun")
+    samplers = ("heun", "euler")
 
     @dataclass
     class Parameters:

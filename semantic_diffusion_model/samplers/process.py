@@ -20,7 +20,7 @@ from .sigma_steps import sigma_range, sigma_steps
 from .vp_schedule import DiscreteVPSchedule
 
 DISCRETE_SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "heun", "euler")
-SIGMA_SAMPLERS = ("heun", "euler", "dpm-solver++")
+SIGMA_SAMPLERS = ("dpm-solver++", "heun", "euler")
 
 
 @dataclass
@@ -96,7 +96,7 @@ class FlowProcess(Process):
     """Rectified flow: level = t from 1 (pure noise) to 0, uniform then shifted. No churn:
     Algorithm 2's churn is defined on sigma, not on the straight path."""
 
-    def __init__(self, formulation: str, shift: float = 1.0, samplers: tuple[str, ...] = ("euler", "heun")):
+    def __init__(self, formulation: str, shift: float = 1.0, samplers: tuple[str, ...] = ("heun", "euler")):
         super().__init__(formulation, 0.0, float("inf"), samplers=samplers, churn=False)
         self.shift = shift
 
