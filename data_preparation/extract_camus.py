@@ -59,9 +59,13 @@ def _merge_spacing(out_dir: Path, spacing: dict[str, list[float]]) -> None:
         tmp.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n")
 
 
-def extract(config: Config) -> dict[str, int]:
+def check_options(config: Config) -> None:
     if config.size < 8:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
+
+
+def extract(config: Config) -> dict[str, int]:
+    check_options(config)
     release = open_camus(config.camus_dir)
     frames = select_frames(release, config.views, config.patients)
     check_all_inputs(frames, release.read, unit="frame")
@@ -84,6 +88,9 @@ def extract(config: Config) -> dict[str, int]:
                 extra={"release": release.name, "frames": dict(sorted(counts.items()))})
     print(f"extracted {len(frames)} frames ({release.name}) to {out_dir}")
     return dict(counts)
+
+
+CONFIG = Config  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

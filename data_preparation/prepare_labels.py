@@ -137,9 +137,13 @@ def remove_stale(written: Written) -> None:
                 stale.unlink()
 
 
-def prepare_labels(config: Config) -> dict[str, int]:
+def check_options(config: Config) -> None:
     if config.num_augment < 0:
         raise UserError(f"--num-augment {config.num_augment}: must be 0 or more")
+
+
+def prepare_labels(config: Config) -> dict[str, int]:
+    check_options(config)
     extract_dir = require_folder(config.extract_dir, "extraction folder")
     items = find_items(extract_dir, config.views, config.splits)
     if not items:
@@ -170,6 +174,9 @@ def prepare_labels(config: Config) -> dict[str, int]:
     augmented_total = sum(v for k, v in counts.items() if AUGMENTED_SUFFIX in k)
     print(f"prepared {len(items)} sector maps and {augmented_total} augmented maps in {out_dir}")
     return dict(counts)
+
+
+CONFIG = Config  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

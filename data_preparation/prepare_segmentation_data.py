@@ -176,8 +176,6 @@ def check_unique_names(pairs: list[Pair]) -> None:
 
 def collect_pairs(config: Config) -> list[Pair]:
     extract_dir = require_folder(config.extract_dir, "extraction folder")
-    if not 0 < config.patient_fraction <= 1:
-        raise UserError(f"--patient-fraction must be in (0, 1], got {config.patient_fraction}")
     if "synthetic" in config.source.split("+"):
         if not config.samples_dir:
             raise UserError(f"--samples-dir is required with --source {config.source}")
@@ -228,9 +226,15 @@ def check_pairs(pairs: list[Pair], size: int | None) -> None:
     check_all_inputs(pairs, check, unit="pair")
 
 
-def prepare_segmentation_data(config: Config) -> Path:
+def check_options(config: Config) -> None:
     if config.size is not None and config.size < 8:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
+    if not 0 < config.patient_fraction <= 1:
+        raise UserError(f"--patient-fraction must be in (0, 1], got {config.patient_fraction}")
+
+
+def prepare_segmentation_data(config: Config) -> Path:
+    check_options(config)
     name = dataset_name(config)
     pairs = collect_pairs(config)
     check_pairs(pairs, config.size)
@@ -253,6 +257,9 @@ def prepare_segmentation_data(config: Config) -> Path:
     print(f"dataset {name}: " + ", ".join(f"{counts[s]} {s}" for s in SPLITS)
           + f" pairs in {out_root / name}")
     return out_root / name
+
+
+CONFIG = Config  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

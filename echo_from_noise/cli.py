@@ -111,6 +111,33 @@ def parse_config(cls: type[T], argv: list[str] | None = None, description: str |
     return config_from_namespace(cls, parser.parse_args(argv))
 
 
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not usage and exit
+        raise UserError(message)
+
+
+def check_program_options(module_name: str, argv: list[str]) -> None:
+    """UserError if ``argv`` is not a valid command line of the program ``module_name``: its
+    options parsed with its configuration (the module's ``CONFIG``: the class, or a function of
+    argv giving it) and checked by its ``check_options`` (no file is read). Modules without
+    ``CONFIG`` are not checked."""
+    import importlib
+
+    module = importlib.import_module(module_name)
+    cls = getattr(module, "CONFIG", None)
+    if cls is None:
+        return
+    cls = cls if isinstance(cls, type) else cls(argv)
+    parser = build_parser(cls)
+    parser.__class__ = _RaisingParser
+    try:
+        config = config_from_namespace(cls, parser.parse_args(argv))
+        if hasattr(module, "check_options"):
+            module.check_options(config)
+    except UserError as error:
+        raise UserError(f"{module_name}: {error}") from None
+
+
 def explicit_options(cls: type, argv: list[str] | None = None) -> tuple[str, ...]:
     """The fields of ``cls`` whose options appear in ``argv`` (the command line by default)."""
     parser = build_parser(cls)

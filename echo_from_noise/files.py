@@ -163,6 +163,14 @@ def require_folder(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_still_there(folder: str | Path, doing: str) -> None:
+    """UserError if the output ``folder`` of a long job (a local path) was removed while it ran:
+    the job stops rather than recreate it with only its later outputs."""
+    if "://" not in str(folder) and not Path(folder).is_dir():
+        raise UserError(f"{folder}: the output folder vanished while {doing}; nothing more was "
+                        "written (run the command again to start over)")
+
+
 def list_pngs(folder: str | Path) -> list[Path]:
     """The PNG files of a folder, sorted by name (temporary files are ignored)."""
     folder = Path(folder)

@@ -189,9 +189,13 @@ def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures:
     return results
 
 
-def run(config) -> None:
+def check_options(config) -> None:
     require_at_least(config, ssim_size=WINDOW, realism_images=0, draws=1, figure_cases=0,
                      bootstrap=0)
+
+
+def run(config) -> None:
+    check_options(config)
     device = pick_device(config.device)
     # every input is read and checked before anything is written
     synthetic = read_synthetic(config.samples_dir, config.views)
@@ -238,6 +242,9 @@ def run(config) -> None:
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(render_report(result, figures_dir="figures"))
     print(evaluation.headline(result) + f"; report: {out / 'report.md'}")
+
+
+CONFIG = EvaluateConfig  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

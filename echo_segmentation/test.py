@@ -92,8 +92,12 @@ def training_length(path: str, checkpoint: dict) -> dict:
             "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2)}
 
 
-def run(config: TestConfig) -> None:
+def check_options(config: TestConfig) -> None:
     require_at_least(config, batch_size=1, bootstrap=0)
+
+
+def run(config: TestConfig) -> None:
+    check_options(config)
     device = pick_device(config.device)
     network, train_config, checkpoint = load_model(config.checkpoint, device)
     pairs = list_pairs(config.data_dir, config.split, config.views)
@@ -145,6 +149,9 @@ def run(config: TestConfig) -> None:
     print(f"{len(rows)} images: Dice (%) "
           + " / ".join(f"{100 * overall[metric_column('dice', s)]['mean']:.1f}" for s in STRUCTURES)
           + f" (LV endo / LV epi / LA); report: {out / 'report.md'}")
+
+
+CONFIG = TestConfig  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

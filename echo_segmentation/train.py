@@ -22,8 +22,8 @@ from monai.data import DataLoader, Dataset
 from monai.losses import DiceCELoss
 from tqdm import tqdm
 
-from echo_from_noise.cli import (config_from_dict, config_to_dict, parse_config, run_program,
-                                 save_config)
+from echo_from_noise.cli import (config_from_dict, config_to_dict, parse_config, require_at_least,
+                                 run_program, save_config)
 from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import check_writable, remove_temporaries, write_csv
@@ -265,8 +265,20 @@ def train_epochs(config: TrainConfig, out: Path, data: TrainingData, network, op
         writer.close()
 
 
+def check_options(config: TrainConfig) -> None:
+    """The options' ranges, on the preset's values (no file is read)."""
+    resolved = resolve_preset(config)
+    minimums = dict(epochs=1, batch_size=1, image_size=8, lr=0.0, num_workers=0)
+    require_at_least(resolved, **{k: v for k, v in minimums.items() if getattr(resolved, k) is not None})
+    if not 0 <= resolved.augment_prob <= 1:
+        raise UserError(f"--augment-prob must be in [0, 1], got {resolved.augment_prob}")
+    if resolved.max_minutes is not None and resolved.max_minutes <= 0:
+        raise UserError(f"--max-minutes must be > 0, got {resolved.max_minutes}")
+
+
 def run(config: TrainConfig) -> None:
     require_one_process("echo_segmentation.train")  # one task under srun etc.
+    check_options(config)
     config = resolve_preset(config)
     out = Path(config.out_dir)
     checkpoint = resumed_state(config, out / "last.pt")
@@ -286,6 +298,9 @@ def run(config: TrainConfig) -> None:
     print(f"done: {state['epoch']} epochs in {state['elapsed_s'] / 60:.1f} min; best mean "
           f"validation Dice {state['best_dice']:.4f} at epoch {state['best_epoch']} -> "
           f"{out / 'best.pt'}")
+
+
+CONFIG = TrainConfig  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -195,6 +195,9 @@ def make_synthetic_camus(out_dir: str | Path, num_patients: int = 60, seed: int 
                            figure=figure), progress=progress)
 
 
+CONFIG = Config  # (what the pipeline checks its options with)
+
+
 def main(argv: list[str] | None = None) -> None:
     run_program(lambda: generate(parse_config(Config, argv, __doc__)))
 

@@ -50,8 +50,9 @@ if __package__ in (None, ""):  # run as a file: python scripts/run_pipeline.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data_preparation.camus_reader import open_camus
-from echo_from_noise.cli import (config_to_dict, option_arguments, parse_config, prefixed_arguments,
-                                 prefixed_options, run_program, save_config)
+from echo_from_noise.cli import (check_program_options, config_to_dict, option_arguments,
+                                 parse_config, prefixed_arguments, prefixed_options, run_program,
+                                 save_config)
 from echo_from_noise.contract import VIEWS, chosen_patients
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
@@ -283,17 +284,41 @@ class Folders:
         return few
 
 
+class StageChecker(StageRunner):
+    """Runs nothing: checks each stage's command line with the stage program's own configuration
+    and checks (echo_from_noise.cli.check_program_options), before the pipeline writes anything."""
+
+    def run(self, name: str, command: list[str], kind: str = "gpu") -> None:
+        self.names.append(name)
+        if any(arg.startswith("<") for arg in command):  # a value known once earlier stages ran
+            return
+        module = command.index("-m") + 1
+        try:
+            check_program_options(command[module], command[module + 1:])
+        except UserError as error:
+            raise UserError(f"stage {name}: {error}") from None
+
+
 def run(config: PipelineConfig) -> None:
     """Every stage in order (finished ones are skipped), then the report."""
     c = resolve(config)
     check_launch(c)
     folders = Folders(Path(c.work_dir).resolve(), c.camus_dir)
+    every_stage(StageChecker(folders.work), c, folders)  # every stage's options and the CAMUS folder
+    created = not folders.work.exists()
     if not (c.dry_run or c.slurm):
         check_writable(folders.work)
         save_config(c, folders.work / "pipeline_config.json")
     jobs: list[StageJob] | None = [] if c.slurm else None
     stages = StageRunner(folders.work, c.dry_run or bool(c.slurm), c.stage, jobs)
-    datasets = every_stage(stages, c, folders)
+    try:
+        datasets = every_stage(stages, c, folders)
+    except UserError:
+        if not any((folders.work / ".stages").glob("*.json")):  # nothing finished: leave nothing
+            (folders.work / "pipeline_config.json").unlink(missing_ok=True)
+            if created and not any(folders.work.iterdir()):
+                folders.work.rmdir()
+        raise
     if c.stage and c.stage not in (*stages.names, REPORT_STAGE):
         raise UserError(f"--stage {c.stage}: no such stage (stages: {', '.join(stages.names)}, "
                         f"{REPORT_STAGE})")
@@ -359,7 +384,7 @@ def patients_option(c: PipelineConfig, camus: Path) -> list[str]:
     """``--patients`` of the extraction with --train-patients (else nothing: every patient)."""
     if not c.train_patients:
         return []
-    if (c.dry_run or c.slurm) and not camus.exists():  # embedded data not generated yet
+    if not c.camus_dir and not camus.exists():  # embedded data not generated yet (a dry run)
         return ["--patients", f"<all test, the first {c.train_patients} training and "
                 f"{max(1, c.train_patients // 4)} validation patients of {camus}>"]
     return option_arguments("patients", select_patients(camus, c.train_patients))
@@ -409,7 +434,7 @@ def few_real_stages(stages: StageRunner, c: PipelineConfig, folders: Folders, fr
 def few_real_patients_option(c: PipelineConfig, camus: Path, fraction: float) -> list[str]:
     """``--patients`` of a few-real extraction: the patients prepare_segmentation_data keeps for
     ``fraction`` (chosen among the extracted training and validation patients), and every test one."""
-    if (c.dry_run or c.slurm) and not camus.exists():  # embedded data not generated yet
+    if not c.camus_dir and not camus.exists():  # embedded data not generated yet (a dry run)
         return ["--patients", f"<{fraction:g} of the training and validation patients of {camus}>"]
     split_of = open_camus(camus).split_of
     extracted = ([f"patient{int(n):04d}" for n in select_patients(camus, c.train_patients)]
@@ -461,7 +486,8 @@ def segmentation_stages(stages: StageRunner, c: PipelineConfig, folders: Folders
             "data_preparation.prepare_segmentation_data", "--source", row.source,
             "--extract-dir", str(folders.extract), "--out-dir", str(folders.seg_data),
             "--dataset-name", row.name, *option_arguments("views", row.views),
-            *(["--patient-fraction", str(row.fraction), "--seed", str(c.seed)] if row.fraction < 1 else []),
+            *(["--patient-fraction", str(row.fraction), "--seed", str(c.seed)]
+              if row.fraction != 1 else []),
             *(["--samples-dir", str(samples_of(row, c, folders))] if "synthetic" in row.source else [])],
             kind="cpu")
     for row in datasets:

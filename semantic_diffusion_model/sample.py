@@ -41,7 +41,7 @@ from echo_from_noise.cli import explicit_options, parse_config, run_program, sav
 from echo_from_noise.contract import SPLITS, VIEWS, sample_name
 from echo_from_noise.device import PRECISIONS, autocast_dtype
 from echo_from_noise.errors import UserError
-from echo_from_noise.files import atomic_path, check_writable
+from echo_from_noise.files import atomic_path, check_still_there, check_writable
 from echo_from_noise.launch import DIST_HOST_HELP
 from echo_from_noise.resize import resize_labels
 
@@ -270,7 +270,11 @@ def sample_batch(job: Job, batch: list[MapItem]) -> int:
         images = to_uint8(job.latent.decode(x) if job.latent else x)
     for item, image, label_map in zip(batch, images, maps):
         real = read_image(str(item.real_image), size) if item.real_image else None
-        write_outputs(job.folder(item.view), item.name, image, label_map, real)
+        folder = job.folder(item.view)
+        if not claim_path(folder, item.name).exists():  # our claim gone: the folder removed?
+            check_still_there(job.out_dir, "sampling")
+            check_still_there(folder, "sampling")
+        write_outputs(folder, item.name, image, label_map, real)
     return denoiser.images_evaluated
 
 
@@ -353,7 +357,13 @@ def sample(config: Config, ctx: DistContext) -> None:
         announce(job, folders, len(todo), len(maps))
     mine = todo[ctx.rank::ctx.world_size]  # rank r takes maps r, r + N, ...: each exactly once
     start = time.perf_counter()
-    made, evaluated = generate(job, mine)
+    try:
+        made, evaluated = generate(job, mine)
+    except FileNotFoundError:  # a claim's folder gone: the output folder was removed?
+        check_still_there(config.out_dir, "sampling")
+        for folder in folders:
+            check_still_there(folder, "sampling")
+        raise
     tally = gather_tally(ctx, maps, made, evaluated, start)
     if ctx.is_main:
         finish(job, maps, tally)
@@ -430,6 +440,9 @@ def report(job: Job, tally: Tally, done_total: int, others: int) -> None:
               f"{SUMMARY_FILE} and "
               f"{'the contact sheet' if job.config.contact_sheet_rows else 'the set'})",
               file=sys.stderr)
+
+
+CONFIG = Config  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from echo_from_noise import storage
 from echo_from_noise.cli import config_to_dict, parse_config, run_program, with_defaults
 from echo_from_noise.errors import UserError
-from echo_from_noise.files import remove_temporaries
+from echo_from_noise.files import check_still_there, remove_temporaries
 from .autoencoder.checkpoint import load_autoencoder, weights_digest
 from .config import MODEL_PRESETS, DiffusionConfig, ModelConfig, TrainConfig, sub_config
 from .training.checkpoint import (check_compatible, checkpoint_name, latest_checkpoint,
@@ -55,7 +55,8 @@ def check_options(config: TrainConfig) -> None:
         raise UserError(f"--model-channels {config.model_channels} is not divisible by "
                         f"--norm-groups {config.norm_groups}")
     sub_config(DiffusionConfig, config).check()
-    check_network(config)
+    if not config.autoencoder:  # (a latent model's side is the autoencoder's: checked once read)
+        check_network(config)
 
 
 def check_network(config: ModelConfig) -> None:
@@ -114,6 +115,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
     # every check (options, checkpoint, data) comes before anything is created in --out-dir
     autoencoder, latent = latent_space(config, ctx) if config.autoencoder else (None, None)
     check_options(config)
+    if autoencoder is not None:
+        check_network(config)  # at the latent side
     model_config, diffusion_config = sub_config(ModelConfig, config), sub_config(DiffusionConfig, config)
     path = resume_path(config)
     state = load_checkpoint(path) if path else None
@@ -169,6 +172,8 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                 raise UserError(f"training diverged: {nonfinite} consecutive steps with a non-finite "
                                 f"loss or gradient (up to step {step}); the checkpoints in "
                                 f"{config.out_dir} are kept; try a lower --lr or --precision bf16/fp32")
+            if step % config.log_interval == 0 or step % config.save_interval == 0 or step == total:
+                check_still_there(config.out_dir, "training")
             if step % config.log_interval == 0 or step == total:
                 row = log.write(step, trainer.lr_at(step - 1))
                 if row:
@@ -197,6 +202,9 @@ def config_class(argv: list[str] | None) -> type[TrainConfig]:
     """TrainConfig, with the network defaults of --model-preset when one is given."""
     preset = PRESET_OPTION.parse_known_args(argv)[0].model_preset
     return with_defaults(TrainConfig, model_preset=preset, **MODEL_PRESETS[preset]) if preset else TrainConfig
+
+
+CONFIG = config_class  # argv -> the configuration class (--model-preset sets defaults)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -255,6 +255,9 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
     barrier()
 
 
+CONFIG = AutoencoderTrainConfig  # (what the pipeline checks its options with)
+
+
 def main(argv: list[str] | None = None) -> None:
     run_program(lambda: run_distributed(train, parse_config(AutoencoderTrainConfig, argv, __doc__)))
 

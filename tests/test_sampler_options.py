@@ -67,6 +67,6 @@ def test_a_registered_sampler_brings_its_option_to_the_configuration(monkeypatch
 
 def test_the_pipeline_refuses_an_unread_sampler_option_before_writing(tmp_path, capsys):
     work = tmp_path / "work"
-    expect_user_error(pipeline_main, ["--work-dir", str(work), "--sampler", "ddpm", "--eta", "0.3"],
-                      capsys, "--eta", "not read by sampler ddpm")
+    expect_user_error(pipeline_main, ["--work-dir", str(work), "--formulation", "ddpm", "--sampler",
+                                      "ddpm", "--eta", "0.3"], capsys, "--eta", "not read by sampler ddpm")
     assert not work.exists()
