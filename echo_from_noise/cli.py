@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import types
 import typing
@@ -252,13 +253,19 @@ def require_at_least(config: Any, **minimums: float) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be at least {minimum}, got {value}")
 
 
+STAGE_VARIABLE = "ECHO_FROM_NOISE_STAGE"  # set by the pipeline: the stage a program runs as
+
+
 def run_program(body: Callable[[], Any]) -> None:
-    """Run a program's body; a UserError becomes one line on stderr and exit status 2."""
+    """Run a program's body; a UserError becomes one line on stderr and exit status 2 (naming the
+    pipeline stage it runs as, if any, since the pipeline then adds no line of its own)."""
     try:
         body()
     except UserError as error:
         # one line, whatever a library put in the message (nibabel's texts hold newlines)
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        stage = os.environ.get(STAGE_VARIABLE)
+        where = f"stage {stage} failed (re-run the pipeline to resume): " if stage else ""
+        print(f"error: {where}{' '.join(str(error).split())}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("interrupted: finished outputs are kept; re-run the same command to resume",

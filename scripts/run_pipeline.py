@@ -50,9 +50,9 @@ if __package__ in (None, ""):  # run as a file: python scripts/run_pipeline.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data_preparation.camus_reader import open_camus
-from echo_from_noise.cli import (check_program_options, config_to_dict, option_arguments,
-                                 parse_config, prefixed_arguments, prefixed_options, run_program,
-                                 save_config)
+from echo_from_noise.cli import (STAGE_VARIABLE, check_program_options, config_to_dict,
+                                 option_arguments, parse_config, prefixed_arguments,
+                                 prefixed_options, run_program, save_config)
 from echo_from_noise.contract import VIEWS, chosen_patients
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable
@@ -220,6 +220,10 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
     return PipelineConfig(**values)
 
 
+class StageFailed(UserError):
+    """A stage program stopped with its own one-line error (exit 2): nothing more to print."""
+
+
 class StageRunner:
     """Runs stage programs as subprocesses; remembers finished ones in WORK/.stages/."""
 
@@ -250,7 +254,9 @@ class StageRunner:
         if self.dry_run:
             return
         start = time.time()
-        result = subprocess.run(command, env=self.env, cwd=REPO)
+        result = subprocess.run(command, env={**self.env, STAGE_VARIABLE: name}, cwd=REPO)
+        if result.returncode == 2:  # the stage's one error line (naming the stage) is the last
+            raise StageFailed(name)
         if result.returncode != 0:
             raise UserError(f"stage {name} failed (exit {result.returncode}); its output is above; "
                             "re-run the same command to resume")
@@ -524,7 +530,12 @@ def report(c: PipelineConfig, folders: Folders, datasets: list[SegmentationRow])
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(PipelineConfig, argv, __doc__)))
+    def body():
+        try:
+            run(parse_config(PipelineConfig, argv, __doc__))
+        except StageFailed:
+            raise SystemExit(2) from None  # the stage said why, in one line
+    run_program(body)
 
 
 if __name__ == "__main__":

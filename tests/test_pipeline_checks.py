@@ -35,7 +35,7 @@ def test_a_missing_camus_folder_is_refused_before_anything_is_written(tmp_path, 
 
 
 @pytest.mark.slow  # runs the extraction stage
-def test_a_corrupt_nifti_leaves_no_work_folder(synthetic_camus_dir, tmp_path, capsys):
+def test_a_corrupt_nifti_leaves_no_work_folder(synthetic_camus_dir, tmp_path, capfd):
     camus = tmp_path / "camus"
     shutil.copytree(synthetic_camus_dir, camus)
     victim = sorted((camus / "database_nifti").rglob("*_2CH_ED.nii.gz"))[0]
@@ -45,5 +45,7 @@ def test_a_corrupt_nifti_leaves_no_work_folder(synthetic_camus_dir, tmp_path, ca
     with pytest.raises(SystemExit) as exit_info:
         pipeline_main(["--work-dir", str(work), "--camus-dir", str(camus), "--train-patients", "0"])
     assert exit_info.value.code == 2
-    assert "stage extract failed" in capsys.readouterr().err.strip().splitlines()[-1]
+    # one error line, the stage's (the stage program's output reaches the terminal directly)
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "stage extract failed" in errors[0], errors
     assert not work.exists()
