@@ -49,14 +49,15 @@ class CostConfig:
     json_out: str = field(default="", metadata={"help": "also write the results to this JSON file"})
 
 
-def network(name: str, size: int) -> tuple[SPADEUNet, GammaVAE | None]:
-    """The diffusion network of a row (at the side it diffuses) and its decoder's autoencoder."""
-    if name == "sdm":
+def network(row: str, size: int) -> tuple[SPADEUNet, GammaVAE | None]:
+    """The diffusion network of a row (sdm, edm, L128, L64: a model of the table, at the side it
+    diffuses) and its decoder's autoencoder."""
+    if row == "sdm":
         return SPADEUNet(ModelConfig(image_size=size)).eval(), None
     preset = dict(MODEL_PRESETS["edm-adm"])
-    if name == "edm":
+    if row == "edm":
         return SPADEUNet(ModelConfig(image_size=size, learn_sigma=False, **preset)).eval(), None
-    autoencoder = GammaVAE(AutoencoderConfig(image_size=size, channels=LATENT_CHANNELS[name])).eval()
+    autoencoder = GammaVAE(AutoencoderConfig(image_size=size, channels=LATENT_CHANNELS[row])).eval()
     side = autoencoder.config.latent_size
     preset["attention_resolutions"] = tuple(r for r in preset["attention_resolutions"] if r <= side)
     return SPADEUNet(ModelConfig(image_size=side, learn_sigma=False, **preset)).eval(), autoencoder

@@ -64,6 +64,7 @@ from semantic_diffusion_model.sample import Config as SampleConfig
 from semantic_diffusion_model.config import DiffusionConfig
 from semantic_diffusion_model.formulations import formulation_of, samplers_for
 from semantic_diffusion_model.samplers.options import SAMPLER_OPTIONS, unused_options
+from semantic_diffusion_model.samplers.registry import fallback_sampler
 from scripts.pipeline_launch import LAUNCHERS, PYTHON, check_launch, launcher_command
 from scripts.pipeline_presets import PRESETS
 from scripts.pipeline_rows import SegmentationRow, segmentation_rows
@@ -206,7 +207,7 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
         if sampler_given:
             raise UserError(f"--sampler {values['sampler']} does not fit --formulation "
                             f"{formulation}; samplers that do: {', '.join(fitting)}")
-        replacement = "heun" if "heun" in fitting else fitting[0]
+        replacement = fallback_sampler(fitting)
         print(f"note: --formulation {formulation}: sampling with {replacement} (the preset's "
               f"{values['sampler']} does not fit it)", file=sys.stderr)
         values["sampler"] = replacement

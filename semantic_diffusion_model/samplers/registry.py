@@ -15,6 +15,13 @@ from . import ddim, ddpm, dpm_solver, euler, heun
 
 SAMPLERS = {module.NAME: module for module in (ddpm, ddim, dpm_solver, heun, euler)}
 SAMPLER_NAMES = tuple(SAMPLERS)
+# what to sample a model with when a preset's sampler does not fit it, in order of preference
+FALLBACK = (heun.NAME, euler.NAME)
+
+
+def fallback_sampler(fitting) -> str:
+    """The sampler to use among ``fitting`` when the one asked for does not fit."""
+    return next((name for name in FALLBACK if name in fitting), fitting[0])
 
 
 def describe() -> str:
