@@ -52,6 +52,7 @@ from .training.distributed import DistContext, all_reduce_sum, broadcast_object,
 from .samplers.guidance import LabelConditionedDenoiser, effective_guidance_scale
 from .sampling.outputs import (CLAIM_PATTERN, claim_path, is_done, remove_temporaries, to_uint8,
                              write_contact_sheet, write_outputs)
+from .formulations import fits as formulation_fits
 from .formulations import formulation_of
 from .samplers import PerSampleNoise, Sampler, SamplerConfig
 from .samplers.registry import describe as describe_samplers
@@ -446,7 +447,7 @@ CONFIG = Config  # (what the pipeline checks its options with)
 
 
 def main(argv: list[str] | None = None) -> None:
-    description = __doc__.replace("{samplers}", describe_samplers())
+    description = __doc__.replace("{samplers}", describe_samplers(formulation_fits()))
     def body():
         config = parse_config(Config, argv, description)
         config.explicit = explicit_options(Config, argv)  # an option the sampler does not read is refused

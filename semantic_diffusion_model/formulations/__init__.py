@@ -32,5 +32,14 @@ def samplers_for(name: str) -> tuple[str, ...]:
     return FORMULATIONS[name].samplers
 
 
+def fits() -> dict[str, list[str]]:
+    """sampler name -> the formulations whose checkpoints it fits."""
+    table: dict[str, list[str]] = {}
+    for name, cls in FORMULATIONS.items():
+        for sampler in cls.samplers:
+            table.setdefault(sampler, []).append(name)
+    return table
+
+
 def describe() -> str:
     return "; ".join(f"{name} = {cls.summary}" for name, cls in FORMULATIONS.items())

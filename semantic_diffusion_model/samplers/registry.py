@@ -24,15 +24,14 @@ def fallback_sampler(fitting) -> str:
     return next((name for name in FALLBACK if name in fitting), fitting[0])
 
 
-def describe() -> str:
-    """The samplers as --help lists them."""
-    from ..formulations import FORMULATIONS  # (imported here: formulations import samplers.process)
-
+def describe(fits: dict[str, list[str]]) -> str:
+    """The samplers as --help lists them; ``fits``: sampler -> the formulations it fits (which the
+    formulations know: formulations.fits)."""
     width = max(map(len, SAMPLER_NAMES)) + 4
     lines = []
     for name, module in SAMPLERS.items():
-        fits = [f for f, cls in FORMULATIONS.items() if name in cls.samplers]
-        text = (f"{module.SUMMARY}. Checkpoints: {', '.join(fits)}; default steps "
+        checkpoints = ", ".join(fits.get(name, [])) or "none"
+        text = (f"{module.SUMMARY}. Checkpoints: {checkpoints}; default steps "
                 f"{module.DEFAULT_STEPS or 'all T'}; NFE {nfe_rule(module)}.")
         lines += textwrap.wrap(text, 100, initial_indent=f"  {name:<{width - 2}}",
                                subsequent_indent=" " * width)
