@@ -235,7 +235,7 @@ def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):
     assert "--sampler euler --steps 2" in stages["sample_2CH"]  # the smoke preset's sampler fits
     # the fast preset's dpm-solver++ does not fit a rectified flow: heun instead
     stages = dry_run([*TINY, "--work-dir", str(work), "--preset", "fast", "--gpus", "0",
-                      "--formulation", "rflow"], capsys)
+                      "--sdm-channel-mult", "1", "2", "--formulation", "rflow"], capsys)
     assert "--formulation rflow" in stages["sdm_train_2CH"] and "--sampler heun" in stages["sample_2CH"]
     stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "vp", "--sampler", "euler",
                       "--discretization", "vp", "--s-churn", "10"], capsys)
