@@ -322,7 +322,10 @@ def write_figure(rows: list[dict], path: Path) -> None:
 
     from echo_segmentation.figures import save_figure
 
-    fig, axes = plt.subplots(1, len(HEADER), figsize=(4 * len(HEADER), 3.4), sharex=True)
+    remember_training_lengths(rows)
+    legend_rows = -(-len({(r["label"], r["sampler"]) for r in rows}) // 4)
+    fig, axes = plt.subplots(1, len(HEADER), figsize=(4 * len(HEADER), 3.4 + 0.2 * legend_rows),
+                             sharex=True)
     lines = list(dict.fromkeys((r["label"], r["sampler"]) for r in rows if r["nfe"]))
     budgets = []  # tick labels, leaving out one within 15 % of the previous (9 and 10 would overlap)
     for nfe in sorted({r["nfe"] for r in rows if r["nfe"]}):
@@ -336,7 +339,7 @@ def write_figure(rows: list[dict], path: Path) -> None:
             nfe, mean, low, high = map(list, zip(*points))
             ax.errorbar(nfe, mean, yerr=[[m - lo for m, lo in zip(mean, low)],
                                          [hi - m for m, hi in zip(mean, high)]],
-                        marker="o", capsize=3, label=f"{label} + {sampler}")
+                        capsize=3, label=f"{label} + {sampler}", **style(label, sampler))
         for r in rows:
             if not r["nfe"]:
                 ax.axhline(r[key], color="grey", linestyle="--", label="real training frames")
@@ -346,9 +349,46 @@ def write_figure(rows: list[dict], path: Path) -> None:
         ax.set_xlabel("NFE per image")
         ax.set_title(f"Dice {header} (%)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    legend_below(fig, axes[0])
     save_figure(fig, path)
+
+
+def style(label: str, sampler: str) -> dict:
+    """One colour per model (formulation and space), a solid line for the longest training and a
+    dashed one for shorter ones, one marker per sampler: 16 lines stay tellable apart."""
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:olive", "tab:cyan", "tab:grey")
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+    model, steps = family(label), label.rpartition("_s")[2]
+    short = steps.isdigit() and int(steps) < STYLE_LONGEST.get(model, 0)
+    return dict(color=colours[STYLE_MODELS.setdefault(model, len(STYLE_MODELS)) % len(colours)],
+                marker=markers[STYLE_SAMPLERS.setdefault(sampler, len(STYLE_SAMPLERS)) % len(markers)],
+                linestyle="--" if short else "-")
+
+
+NFE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+STYLE_MODELS: dict[str, int] = {}    # the order models and samplers were first drawn in, so that
+STYLE_SAMPLERS: dict[str, int] = {}  # both figures give each the same colour and marker
+STYLE_LONGEST: dict[str, int] = {}   # each model's longest training, drawn solid
+
+
+def remember_training_lengths(rows: list[dict]) -> None:
+    """Fill STYLE_LONGEST from the rows before drawing."""
+    for r in rows:
+        steps = r["label"].rpartition("_s")[2]
+        if r["nfe"] and steps.isdigit():
+            model = family(r["label"])
+            STYLE_LONGEST[model] = max(STYLE_LONGEST.get(model, 0), int(steps))
+
+
+def legend_below(fig, ax) -> None:
+    """One legend for the whole figure, under the axes, so that it hides no point."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    fig.legend(unique.values(), unique.keys(), loc="lower center", fontsize=7, frameon=False,
+               ncol=min(4, len(unique)))
+    rows_of_legend = -(-len(unique) // 4)
+    fig.tight_layout(rect=(0, 0.045 * rows_of_legend + 0.02, 1, 1))
 
 
 def family(label: str) -> str:
@@ -368,7 +408,8 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
     from echo_segmentation.figures import save_figure
 
     generated = [r for r in rows if r["nfe"]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    remember_training_lengths(rows)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for key, ax in (((lambda r: (r["label"], r["sampler"])), left),
                     ((lambda r: (family(r["label"]), r["sampler"], r["nfe"])), right)):
         for line in dict.fromkeys(map(key, generated)):
@@ -378,9 +419,16 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
             if ax is right and len(points) < 2:
                 continue  # one training length: no line to draw
             x, mean, low, high = map(list, zip(*points))
+            looks = style(line[0], line[1])  # right: a model without its length, drawn solid
+            if ax is right:  # one line per model, sampler and NFE: the marker tells the NFE
+                label = f"{line[0]} + {line[1]}, NFE {line[2]}"
+                looks["marker"] = NFE_MARKERS[sorted({r["nfe"] for r in generated}).index(line[2])
+                                              % len(NFE_MARKERS)]
+            else:
+                label = f"{line[0]} + {line[1]}"
             ax.errorbar(x, mean, yerr=[[m - lo for m, lo in zip(mean, low)],
                                        [hi - m for m, hi in zip(mean, high)]],
-                        marker="o", capsize=3, label=" + ".join(map(str, line)))
+                        capsize=3, label=label, **looks)
     for r in rows:
         if not r["nfe"]:
             for ax in (left, right):
@@ -394,7 +442,13 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap
         ax.set_ylabel("mean Dice (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    lengths = []  # one tick per training length (models of one length differ by < 1 % in GFLOP)
+    for g in sorted({float(r["train_gflop"]) for r in generated if r["train_gflop"] != ""}):
+        if not lengths or g > 1.15 * lengths[-1]:
+            lengths.append(g)
+    right.set_xticks(lengths, [f"{g / 1000:.1f} TFLOP" for g in lengths])
+    right.minorticks_off()
     fig.tight_layout()
     save_figure(fig, path)
 
