@@ -51,10 +51,10 @@ from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, read_json
 
-from . import train, train_view_classifier
 from .config import TrainConfig as SegmentationConfig
 from .config import resolve_preset
 from .data import list_pairs
+from .segmentation_trainer import SegmentationTrainer
 from .statistics import nan_to_none
 from .synthetic_quality import evaluation
 from .synthetic_quality.features import FeatureNetwork
@@ -66,6 +66,7 @@ from .synthetic_quality.ssim import WINDOW
 from .test_view_classifier import confusion_figure, evaluate_views
 from .view_classifier.config import ViewTrainConfig, check_batches, check_config
 from .view_classifier.data import list_view_images
+from .view_classifier.trainer import ViewClassifierTrainer
 
 SEGMENTER_OPTIONS = ("preset", "image_size", "epochs")
 VIEW_OPTIONS = ("classes", "network", "image_size", "batch_size", "epochs")
@@ -178,7 +179,7 @@ def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures:
         return {"skipped": configs}
     results = {}
     for name, view_config in configs.items():
-        train_view_classifier.run(view_config)
+        ViewClassifierTrainer(view_config).run()
         summary = evaluate_views(Path(view_config.out_dir) / "best.pt", config.extract_dir,
                                  "testing", device, config.bootstrap, config.seed)
         summary.pop("rows")
@@ -219,7 +220,7 @@ def run(config) -> None:
     figures.mkdir(exist_ok=True)
 
     if segmenter_training:
-        train.run(segmenter_training)
+        SegmentationTrainer(segmenter_training).run()
     segmenter = FeatureNetwork.load(
         config.segmenter or Path(segmenter_training.out_dir) / "best.pt", device)
     measures = evaluation.Evaluation(synthetic, training, validation, testing, segmenter, config,
