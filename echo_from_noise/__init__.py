@@ -8,6 +8,7 @@ storage   local paths and gs:// / az:// URLs behind one interface (checkpoints, 
 checkpoint_files  torch checkpoints: atomic saves, safe (weights-only) loads, one-line errors
 contract  the data contract between the steps: views, splits, label and sector classes, layout
 resize    the one rule for resizing images and label maps
+drawing   sector-map contours over grey images (sampling panels, evaluation figures)
 device    --device and --precision
 launch    how a program was started (torchrun, mpiexec, srun, alone): precedence, SLURM job steps
 slurm_nodes  SLURM node lists (node[01-03,07]) -> host names

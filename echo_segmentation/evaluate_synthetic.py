@@ -26,7 +26,7 @@ generator may have copied, and the real test frames), and writes to --out-dir:
    by SSIM; the fraction of synthetic images closer to a training image than any real test image
    is to its own nearest training image. The control: images of training maps against images of
    held-out maps, each to the frame its map was drawn from, and a stated decision rule
-   (synthetic_quality.memorisation_control).
+   (evaluation.memorisation_control).
 4. Diversity: mean pairwise distance between the images of one map sampled with different seeds
    (semantic_diffusion_model.sample --samples-per-map K), beside the distance between images of
    different maps and between different real images.
@@ -54,18 +54,19 @@ from echo_from_noise.files import atomic_path, check_writable, read_json
 from .config import TrainConfig as SegmentationConfig
 from .config import resolve_preset
 from .data import list_pairs
+from .evaluation.features import FeatureNetwork
+from .evaluation.floor import check_unseen, learnt_patients
+from .evaluation.inputs import read_real, read_synthetic
+from .evaluation.measures import Evaluation, headline
+from .evaluation.realism import largest_common_size
+from .evaluation.report import render_report
+from .evaluation.ssim import WINDOW
 from .segmentation_trainer import SegmentationTrainer
 from .statistics import nan_to_none
-from .synthetic_quality import evaluation
-from .synthetic_quality.features import FeatureNetwork
-from .synthetic_quality.floor import check_unseen, learnt_patients
-from .synthetic_quality.inputs import read_real, read_synthetic
-from .synthetic_quality.realism import largest_common_size
-from .synthetic_quality.report import render_report
-from .synthetic_quality.ssim import WINDOW
-from .test_view_classifier import confusion_figure, evaluate_views
 from .view_classifier.config import ViewTrainConfig, check_batches, check_config
 from .view_classifier.data import list_view_images
+from .view_classifier.evaluation import evaluate_views
+from .view_classifier.figures import confusion_figure
 from .view_classifier.trainer import ViewClassifierTrainer
 
 SEGMENTER_OPTIONS = ("preset", "image_size", "epochs")
@@ -223,8 +224,8 @@ def run(config) -> None:
         SegmentationTrainer(segmenter_training).run()
     segmenter = FeatureNetwork.load(
         config.segmenter or Path(segmenter_training.out_dir) / "best.pt", device)
-    measures = evaluation.Evaluation(synthetic, training, validation, testing, segmenter, config,
-                                     figures, floor_check, realism_images)
+    measures = Evaluation(synthetic, training, validation, testing, segmenter, config, figures,
+                           floor_check, realism_images)
     result = {
         "samples_dir": str(config.samples_dir), "extract_dir": str(config.extract_dir),
         "views": views, "segmenter": str(segmenter.checkpoint_path),
@@ -242,7 +243,7 @@ def run(config) -> None:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(render_report(result, figures_dir="figures"))
-    print(evaluation.headline(result) + f"; report: {out / 'report.md'}")
+    print(headline(result) + f"; report: {out / 'report.md'}")
 
 
 CONFIG = EvaluateConfig  # (what the pipeline checks its options with)

@@ -22,7 +22,7 @@ from echo_segmentation.metrics import STRUCTURES, metric_column
 from echo_segmentation.published import PAPER_TABLE1
 from echo_segmentation.report import cell
 from echo_segmentation.statistics import bootstrap_interval, describe
-from echo_segmentation.synthetic_quality.report import quality_lines
+from echo_segmentation.evaluation.report import quality_lines
 
 DICE_COLUMNS = tuple(metric_column("dice", s) for s in STRUCTURES)
 COLUMNS = (*DICE_COLUMNS, "dice_mean")  # Dice (%) of the three structures and their mean

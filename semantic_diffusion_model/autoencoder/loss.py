@@ -10,16 +10,19 @@ sector when ANY image pixel of its factor x factor block is (map != 0), i.e. max
 sector mask: the latent pixels on the sector's border, which carry image content, are regularised
 too. Every term is averaged, so the weights do not depend on the image or batch size.
 
-The perceptual network (--perceptual-network) is an echo_segmentation checkpoint (MONAI UNet or
-DynUNet, as echo_segmentation.model.load_model rebuilds it); its first PERCEPTUAL_BLOCKS encoder
-blocks, frozen, in eval mode, on inputs normalised as in its training, give the features. It runs
-at the autoencoder's image size whatever size it was trained at (its blocks are convolutions).
+The perceptual network (--perceptual-network) is an echo_segmentation checkpoint, read through
+that package's documented interface echo_segmentation.encoder.load_encoder; its first
+PERCEPTUAL_BLOCKS encoder blocks, frozen, in eval mode, on inputs normalised as in its training,
+give the features. It runs at the autoencoder's image size whatever size it was trained at (its
+blocks are convolutions).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from echo_segmentation.encoder import load_encoder
 
 from .config import AutoencoderConfig
 from .gamma import gamma_kl
@@ -34,32 +37,15 @@ def latent_sector(sector: torch.Tensor, factor: int) -> torch.Tensor:
     return F.max_pool2d(mask, factor) if factor > 1 else mask
 
 
-def encoder_blocks(network: nn.Module) -> list[nn.Module]:
-    """The downsampling blocks of a MONAI UNet or DynUNet, from the input on."""
-    if hasattr(network, "input_block") and hasattr(network, "downsamples"):  # DynUNet
-        return [network.input_block, *network.downsamples]
-    blocks, level = [], getattr(network, "model", None)
-    # UNet nests Sequential(down block, SkipConnection(next level), up block)
-    while isinstance(level, nn.Sequential) and len(level) == 3 and hasattr(level[1], "submodule"):
-        blocks.append(level[0])
-        level = level[1].submodule
-    if not blocks:
-        raise ValueError(f"not a MONAI UNet or DynUNet: {type(network).__name__}")
-    return [*blocks, level]  # the bottom block last
-
-
 class PerceptualFeatures(nn.Module):
     """Feature MSE through the first encoder blocks of a trained segmentation network."""
 
     def __init__(self, path: str):
         super().__init__()
-        from echo_segmentation.model import load_model  # only when the term is asked for
-
-        network, _, checkpoint = load_model(path)
-        self.blocks = nn.ModuleList(encoder_blocks(network)[:PERCEPTUAL_BLOCKS])
+        encoder = load_encoder(path)
+        self.blocks = nn.ModuleList(encoder.blocks[:PERCEPTUAL_BLOCKS])
         self.blocks.eval().requires_grad_(False)
-        norm = checkpoint.get("normalisation") or {"mean": 0.0, "std": 1.0}
-        self.mean, self.std = float(norm["mean"]), float(norm["std"])
+        self.mean, self.std = encoder.normalisation["mean"], encoder.normalisation["std"]
 
     def train(self, mode: bool = True) -> "PerceptualFeatures":
         return super().train(False)  # frozen: batch norm keeps its running statistics

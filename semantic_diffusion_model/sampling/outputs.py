@@ -19,15 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from skimage.segmentation import find_boundaries
 
-from echo_from_noise.contract import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
-                                      SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
+from echo_from_noise.contract import SECTOR_COLOURS
+from echo_from_noise.drawing import HEART_CLASSES, contours
 from echo_from_noise.files import read_png, write_png
 
 OUTPUT_FOLDERS = ("labels", "labels_visible", "combined", "samples")  # written in this order
-HEART_CLASSES = (SECTOR_CAVITY, SECTOR_MYOCARDIUM, SECTOR_ATRIUM)
-SECTOR_EDGE_COLOUR = np.array([255, 210, 0], dtype=np.uint8)
 NO_IMAGE_GREY = 128
 SEPARATOR = 2  # white pixels between panels
 
@@ -48,15 +45,6 @@ def overlay(grey: np.ndarray, label_map: np.ndarray, alpha: float = 0.4) -> np.n
     heart = np.isin(label_map, HEART_CLASSES)
     rgb[heart] = (1 - alpha) * rgb[heart] + alpha * SECTOR_COLOURS[label_map[heart]]
     return rgb.round().astype(np.uint8)
-
-
-def contours(grey: np.ndarray, label_map: np.ndarray) -> np.ndarray:
-    """The outline of the sector and of each heart class drawn over the grey image."""
-    rgb = np.repeat(grey[..., None], 3, axis=2)
-    rgb[find_boundaries(label_map != SECTOR_OUTSIDE, mode="inner")] = SECTOR_EDGE_COLOUR
-    for c in HEART_CLASSES:
-        rgb[find_boundaries(label_map == c, mode="inner")] = SECTOR_COLOURS[c]
-    return rgb
 
 
 def combined_panel(real: np.ndarray | None, synthetic: np.ndarray, label_map: np.ndarray) -> np.ndarray:

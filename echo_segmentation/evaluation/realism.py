@@ -3,14 +3,14 @@
 FD's bias depends on the number of images: two samples of one distribution in a 256-d bottleneck
 give FD 113 at N = 200 and 8.3 at N = 4000. So every comparison is made between sets of one size n:
 the smallest set compared (or --realism-images, when smaller). In draw d (numpy
-default_rng([seed, d])) the test patients are split into halves A and B (synthetic_quality.floor),
+default_rng([seed, d])) the test patients are split into halves A and B (evaluation.floor),
 and each set larger than n is subsampled to n images without replacement:
 
     synthetic_vs_test   n synthetic images  vs  n frames of half B
     floor               n frames of half A  vs  the same n frames of half B
 
 Per comparison, over the draws: FD mean, std, min and max; KID (the unbiased MMD^2 of the n
-against n images, synthetic_quality.distances) mean, std, min and max; and KID's 95 % interval, the
+against n images, evaluation.distances) mean, std, min and max; and KID's 95 % interval, the
 headline: the 2.5th and 97.5th percentiles of its patient-bootstrap replicates (resamples split
 evenly over the draws, pooled), so that it holds both the sampling and the subsampling spread.
 """

@@ -3,7 +3,7 @@ of maps whose frame it never saw.
 
 A mask-conditioned generator draws an image close to the frame its map was made from even when it
 copies nothing: the map carries that frame's anatomy. So "closer to a training frame than real test
-frames are" (synthetic_quality.memorisation) is partly the condition speaking. The control asks the
+frames are" (evaluation.memorisation) is partly the condition speaking. The control asks the
 same generator the same question about frames it never saw. For each synthetic image whose map was
 drawn from a real frame that is at hand, its distance to that source frame (features standardised
 by the view's training frames; SSIM at --ssim-size):

@@ -3,8 +3,8 @@
 The sampling program names the first sample of a map `<map>` and the extra ones `<map>_s<k>`
 (k = 1, 2, ...; echo_from_noise.contract.sample_name). For each map with at least two samples, the mean over its pairs i < j of
 
-    feature distance  ||z_i - z_j||   (z = standardised features, synthetic_quality.standardisation)
-    1 - SSIM(x_i, x_j)                (images at 64 x 64, synthetic_quality.ssim)
+    feature distance  ||z_i - z_j||   (z = standardised features, evaluation.standardisation)
+    1 - SSIM(x_i, x_j)                (images at 64 x 64, evaluation.ssim)
 
 averaged over all pairs of all maps (each pair counts once). Zero means the seed changes nothing.
 The scale to read it against: the same quantity for random pairs of different images

@@ -3,7 +3,7 @@
 Two notions of "near":
   features  Euclidean distance between feature vectors standardised by the references (the
             training features): z = (x - mean_ref) / std_ref per dimension, d = ||z_q - z_r||.
-  SSIM      structural similarity of the images resized to 64 x 64 (synthetic_quality.ssim:
+  SSIM      structural similarity of the images resized to 64 x 64 (evaluation.ssim:
             MONAI's SSIM, data range 1, Gaussian window 11 px, sigma 1.5); larger is nearer.
 
 A synthetic image counts as memorised when it is nearer to its nearest training image than every

@@ -31,7 +31,7 @@ paired (as a row is never paired with itself): with c_i the times row i was draw
 
 Pairing copies would add k(x, x), the kernel's largest values, and push every replicate above the
 estimate: the interval of two samples of one distribution would then miss 0. With all c_i = 1 a
-replicate is the estimate itself (tests/test_synthetic_quality.py checks both, and that the
+replicate is the estimate itself (tests/test_evaluation.py checks both, and that the
 interval of a shifted Gaussian excludes 0).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The measurements of echo_segmentation.synthetic_quality against answers known in advance."""
+"""The measurements of echo_segmentation.evaluation against answers known in advance."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,22 +9,22 @@ import torch
 from echo_from_noise.contract import sector_to_camus
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_png
-from echo_segmentation.synthetic_quality.adherence import adherence_dice
-from echo_segmentation.synthetic_quality import memorisation_control, realism
-from echo_segmentation.synthetic_quality.distances import (frechet_distance, kernel_distance,
+from echo_segmentation.evaluation.adherence import adherence_dice
+from echo_segmentation.evaluation import memorisation_control, realism
+from echo_segmentation.evaluation.distances import (frechet_distance, kernel_distance,
                                                            kid_replicates, mmd2_of_counts,
                                                            polynomial_kernels, polynomial_mmd2)
-from echo_segmentation.synthetic_quality.floor import check_unseen, learnt_patients, split_halves
-from echo_segmentation.synthetic_quality.diversity import (between_image_distance,
+from echo_segmentation.evaluation.floor import check_unseen, learnt_patients, split_halves
+from echo_segmentation.evaluation.diversity import (between_image_distance,
                                                            between_image_ssim, random_pairs,
                                                            seed_groups, within_map_distance,
                                                            within_map_ssim)
-from echo_segmentation.synthetic_quality.features import FeatureNetwork
-from echo_segmentation.synthetic_quality.memorisation import (memorised_fraction,
+from echo_segmentation.evaluation.features import FeatureNetwork
+from echo_segmentation.evaluation.memorisation import (memorised_fraction,
                                                               nearest_by_features,
                                                               nearest_by_ssim)
-from echo_segmentation.synthetic_quality.ssim import image_stack, paired_ssim, pairwise_ssim
-from echo_segmentation.synthetic_quality.standardisation import Standardisation
+from echo_segmentation.evaluation.ssim import image_stack, paired_ssim, pairwise_ssim
+from echo_segmentation.evaluation.standardisation import Standardisation
 
 VIEWS = ("2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES")
 
@@ -155,7 +155,7 @@ def test_pairing_copies_in_the_kid_bootstrap_would_push_the_interval_above_zero(
 def test_the_floor_frames_were_not_seen_by_the_feature_network(small_extract, tmp_path):
     """The floor compares halves of the test patients; none of them is among the patients the
     feature network learnt from (its checkpoint's data_dir), and a network that did is refused."""
-    from echo_segmentation.synthetic_quality.inputs import read_real
+    from echo_segmentation.evaluation.inputs import read_real
 
     network = untrained_segmenter(tmp_path)
     network.config.data_dir = str(small_extract)  # trained on the small extraction
@@ -361,7 +361,7 @@ def test_random_pairs_keep_to_one_view_and_different_patients():
 
 # --- figures -------------------------------------------------------------------------------------
 def test_figures_are_written(real_images, tmp_path):
-    from echo_segmentation.synthetic_quality.figures import (closest_pairs_figure,
+    from echo_segmentation.evaluation.figures import (closest_pairs_figure,
                                                              nearest_distance_histogram,
                                                              worst_adherence_figure)
 

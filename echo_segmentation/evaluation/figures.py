@@ -5,7 +5,7 @@
     nearest_distance_histogram  nearest-training distances of synthetic and of real test images,
                                 with the memorisation threshold
 
-Contours are those of the sampling program (semantic_diffusion_model.sampling.outputs.contours):
+Contours are those of the sampling program's combined panels (echo_from_noise.drawing.contours):
 the sector outline in yellow and each heart class in its contract colour (SECTOR_COLOURS); a
 prediction (CAMUS labels) is drawn inside the sector of the map the image was generated from.
 """
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from echo_from_noise.contract import (SECTOR_COLOURS, SECTOR_NAMES, SECTOR_OUTSIDE,  # noqa: E402
                                       camus_to_sector)
-from semantic_diffusion_model.sampling.outputs import HEART_CLASSES, contours  # noqa: E402
+from echo_from_noise.drawing import HEART_CLASSES, contours  # noqa: E402
 
 from ..figures import save_figure  # noqa: E402
 

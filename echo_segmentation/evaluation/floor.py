@@ -4,7 +4,7 @@ The feature network is the real-trained segmenter. Its training frames (and its 
 which chose its checkpoint) lie close to what it learnt, so they make no floor: a set it never saw
 does. The floor therefore splits the real test patients into two halves at random, by patient
 (never by frame): half A stands for a set to judge and half B is the reference, and the synthetic
-set is compared with that same half B. Every draw of the equal-N realism (synthetic_quality.realism)
+set is compared with that same half B. Every draw of the equal-N realism (evaluation.realism)
 makes its own split.
 
 Before anything trains, the test patients are checked against the patients the feature network

@@ -3,8 +3,9 @@
 No pretrained network (Inception, RadImageNet) can be downloaded here, so the project's own
 segmenter, trained on real CAMUS images, embeds the images: an image x is resized to the network's
 input size S, normalised as in training, x' = (x / 255 - mean) / std, and its feature vector is the
-output of the network's deepest level (the bottleneck: for a MONAI UNet the block inside the
-innermost skip connection, for a DynUNet ``network.bottleneck``) averaged over space,
+output of the network's deepest level (the bottleneck, echo_segmentation.encoder.bottleneck_of: for
+a MONAI UNet the block inside the innermost skip connection, for a DynUNet ``network.bottleneck``)
+averaged over space,
 
     f(x) = 1 / (h w) sum_{u, v} B(x')[:, u, v]        (C channels at h x w = S / prod(strides)).
 
@@ -19,7 +20,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from monai.networks.layers import SkipConnection
 from monai.networks.nets import DynUNet
 from tqdm import tqdm
 
@@ -27,18 +27,10 @@ from echo_from_noise.device import pick_device
 from echo_from_noise.resize import resize_image
 
 from ..config import TrainConfig
+from ..encoder import bottleneck_of
 from ..inference import predict_images
 from ..model import load_model
 from ..transforms import normalise
-
-def bottleneck_of(network: torch.nn.Module) -> torch.nn.Module:
-    """The deepest block of a MONAI UNet or DynUNet."""
-    if isinstance(network, DynUNet):
-        return network.bottleneck
-    skips = [m for m in network.modules() if isinstance(m, SkipConnection)]
-    if not skips:
-        raise ValueError(f"no skip connection in {type(network).__name__}: not a MONAI UNet")
-    return skips[-1].submodule  # modules() visits the nested skips outermost first
 
 
 def check_images(images: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -12,7 +12,7 @@
     diversity       spread of the samples drawn from one map with different seeds
     figures         worst-adherence cases, closest pairs, nearest-distance histograms
     inputs          the synthetic set and the real frames, read and checked
-    evaluation      every measure of one set (the parts of evaluation.json)
+    measures        Evaluation: every measure of one set (the parts of evaluation.json)
     report          report.md, and the quality section of the pipeline's report
 
 The program that uses them: echo_segmentation.evaluate_synthetic.

@@ -2,7 +2,7 @@
 part of evaluation.json (and drawing its figures).
 
 Features are computed once per set. FD, KID and the diversity distances use them standardised with
-the mean and std of the real training frames' features (synthetic_quality.standardisation), so that
+the mean and std of the real training frames' features (evaluation.standardisation), so that
 every feature channel weighs alike; the nearest-neighbour search and the distance to an image's
 source frame standardise by the training frames of the view.
 """
@@ -99,7 +99,7 @@ class Evaluation:
 
     # --- 2. realism ------------------------------------------------------------------------------
     def realism(self) -> dict:
-        """FD and KID of the synthetic set and of the floor at one N (synthetic_quality.realism)."""
+        """FD and KID of the synthetic set and of the floor at one N (evaluation.realism)."""
         f, c, t, n = ({k: self.scale(v) for k, v in self.features.items()}, self.config,
                       self.testing, self.realism_images)
         if n >= 2:
@@ -168,7 +168,7 @@ class Evaluation:
 
     def memorisation_control(self) -> dict:
         """Images of training maps against images of held-out maps, each to its own source frame
-        (synthetic_quality.memorisation_control)."""
+        (evaluation.memorisation_control)."""
         d = self.source_distances()
         seen = d["split"] == "training"
         result = {key: memorisation_control.compare(d[key][seen], d[key][~seen], closer)
