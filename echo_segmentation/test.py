@@ -16,26 +16,24 @@ predictions resized back (nearest), so metrics are computed at the size of the g
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 from tqdm import tqdm
 
-from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, run_program,
-                                 save_config)
-from echo_from_noise.contract import SPLITS, VIEWS, stem_parts
+from echo_from_noise.cli import parse_config, require_at_least, run_program, save_config
+from echo_from_noise.contract import SPLITS, VIEWS
 from echo_from_noise.device import pick_device
 from echo_from_noise.files import atomic_path, check_writable, write_csv, write_png
 
-from .data import list_pairs, read_pair, read_spacing
+from .data import list_pairs, read_pair
 from .figures import case_grid, dice_boxplot
 from .inference import predict_images
 from .metrics import STRUCTURES, image_metrics, metric_column
-from .model import load_model, newest_state, stop_note
+from .model import load_model
 from .report import render_report
-from .statistics import COLUMNS, nan_to_none, summarise
+from .segmentation_scores import identity, results_summary, spacing_for
+from .statistics import COLUMNS, nan_to_none
 
 ID_COLUMNS = ["stem", "patient", "view", "phase"]
 
@@ -61,35 +59,6 @@ class TestConfig:
     seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
     save_predictions: bool = field(default=True, metadata={
         "help": "write the predicted label maps to OUT/predictions/<stem>.png"})
-
-
-def identity(stem: str) -> dict[str, str]:
-    parts = stem_parts(stem)
-    return {"stem": stem, "patient": parts["patient"], "view": parts["chamber"],
-            "phase": parts["phase"]}
-
-
-def spacing_for(stems: list[str], data_dir: str) -> dict[str, list[float]] | None:
-    """Pixel spacing per stem when every test image has one, else None (distances in pixels)."""
-    spacing = read_spacing(data_dir)
-    if not spacing:
-        return None
-    missing = [s for s in stems if s not in spacing]
-    if missing:
-        print(f"warning: spacing.json has no spacing for {len(missing)} of {len(stems)} images "
-              f"(e.g. {missing[0]}); distances are reported in pixels")
-        return None
-    return {s: [float(v) for v in spacing[s]] for s in stems}
-
-
-def training_length(path: str, checkpoint: dict) -> dict:
-    """Epochs of the whole run (from last.pt beside the checkpoint when present), its planned
-    epochs, and a note when a safety limit or a kill ended it early."""
-    checkpoint = newest_state(path, checkpoint)
-    epochs = checkpoint["config"]["epochs"]
-    return {"epochs_trained": checkpoint["epoch"], "epochs_planned": epochs,
-            "stopped_early": stop_note(checkpoint["epoch"], epochs, checkpoint.get("stopped_by")),
-            "elapsed_minutes": round(checkpoint["elapsed_s"] / 60, 2)}
 
 
 def check_options(config: TestConfig) -> None:
@@ -124,19 +93,7 @@ def run(config: TestConfig) -> None:
             write_png(out / "predictions" / f"{stem}.png", pred)
     write_csv(out / "metrics.csv", ID_COLUMNS + COLUMNS, rows, digits=6)
 
-    summary = {
-        "name": out.name, "checkpoint": str(config.checkpoint), "data_dir": str(config.data_dir),
-        "split": config.split, "units": "mm" if spacing else "px",
-        "bootstrap_resamples": config.bootstrap, "seed": config.seed,
-        "training": {"preset": train_config.preset, "data_dir": train_config.data_dir,
-                     **training_length(config.checkpoint, checkpoint),
-                     "checkpoint_epoch": checkpoint["epoch"],
-                     "best_validation_dice": checkpoint["best_dice"],
-                     "config": config_to_dict(train_config)},
-        "missed": {s: sum(1 for r in rows if math.isnan(r[metric_column("hd", s)])
-                          and r[metric_column("dice", s)] == 0) for s in STRUCTURES},
-        "groups": summarise(rows, config.bootstrap, config.seed),
-    }
+    summary = results_summary(config, out, spacing, rows, train_config, checkpoint)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(nan_to_none(summary), indent=2) + "\n")
     with atomic_path(out / "report.md") as tmp:

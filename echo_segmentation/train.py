@@ -14,14 +14,14 @@ from __future__ import annotations
 from echo_from_noise.cli import parse_config, run_program
 
 from .config import TrainConfig
-from .segmentation_trainer import SegmentationTrainer
+from .segmentation_trainer import SegmentationTrainer, check_options  # noqa: F401
 
 
 def run(config: TrainConfig) -> None:
     SegmentationTrainer(config).run()
 
 
-CONFIG = TrainConfig  # (what the pipeline checks its options with)
+CONFIG = TrainConfig  # with check_options above: what the pipeline checks its options with
 
 
 def main(argv: list[str] | None = None) -> None:
