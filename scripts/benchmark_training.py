@@ -63,7 +63,7 @@ def benchmark(config: TrainingBenchmarkConfig) -> dict:
     result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "threads": torch.get_num_threads(), "image_size": size, "batch_size": config.batch_size,
               "parameters_M": round(sum(p.numel() for p in trainer.model.parameters()) / 1e6, 2),
-              "precision": str(trainer.amp_dtype or torch.float32).removeprefix("torch."),
+              "precision": str(trainer.resumable.amp_dtype or torch.float32).removeprefix("torch."),
               "compile": config.compile, "channels_last": config.channels_last,
               "grad_checkpoint": config.grad_checkpoint, "seconds_per_step": round(seconds, 4),
               "images_per_s": round(config.batch_size / seconds, 2),

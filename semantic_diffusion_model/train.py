@@ -19,24 +19,23 @@ level, attention at 32/16/8, dropout 0.1); options given explicitly override a p
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import torch
 from tqdm import tqdm
 
 from echo_from_noise import storage
-from echo_from_noise.cli import config_to_dict, parse_config, run_program, with_defaults
+from echo_from_noise.cli import parse_config, run_program, with_defaults
 from echo_from_noise.errors import UserError
-from echo_from_noise.files import check_still_there, remove_temporaries
+from echo_from_noise.files import check_still_there
 from .autoencoder.checkpoint import load_autoencoder, weights_digest
 from .config import MODEL_PRESETS, DiffusionConfig, ModelConfig, TrainConfig, sub_config
-from .training.checkpoint import (check_compatible, checkpoint_name, latest_checkpoint,
-                                  load_checkpoint, prune_checkpoints, save_checkpoint)
+from .training.checkpoint import SERIES, check_compatible, load_checkpoint, save_checkpoint
 from .training.data import PairData
 from .training.distributed import DistContext, barrier, run_distributed
 from .training.latents import latent_pairs
 from .training.logger import ProgressLog
+from .training.run_folder import prepare_run_folder, write_run_config
 from .training.trainer import Trainer
 
 
@@ -82,9 +81,9 @@ def check_network(config: ModelConfig) -> None:
 def resume_path(config: TrainConfig) -> str | None:
     """The checkpoint to continue from, following --resume (see its help)."""
     if config.resume == "auto":
-        return latest_checkpoint(config.out_dir)
+        return SERIES.latest(config.out_dir)
     if config.resume == "none":
-        existing = latest_checkpoint(config.out_dir)
+        existing = SERIES.latest(config.out_dir)
         if existing:
             raise UserError(f"{config.out_dir}: holds checkpoints already ({existing}); use "
                             "--resume auto to continue them or choose another --out-dir")
@@ -139,9 +138,7 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
         latent |= data.standardisation
         del autoencoder
     if ctx.is_main:
-        storage.ensure_writable_folder(config.out_dir)
-        if not storage.is_url(config.out_dir):  # a checkpoint half-written when a run was killed
-            remove_temporaries(config.out_dir, ".pt")
+        prepare_run_folder(config.out_dir, ".pt")
     trainer = Trainer(config, ctx, data, state, latent)
     del state
     step = trainer.start_step
@@ -150,8 +147,7 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                  "pairs": len(data), "data_std": round(data.data_std, 4),
                  "resumed_from": path, "torch": torch.__version__,
                  "device": str(ctx.device)}
-        storage.write_bytes(storage.join(config.out_dir, "config.json"),
-                            (json.dumps({**config_to_dict(config), **facts}, indent=2) + "\n").encode())
+        write_run_config(config.out_dir, config, facts)
         space = f"latents ({config.image_size} px) of {latent['path']}" if latent else "pixels"
         print(f"training the {config.formulation} formulation on the {space} of {len(data)} pairs "
               f"({', '.join(config.views)}, {config.split}), "
@@ -180,9 +176,9 @@ def train(config: TrainConfig, ctx: DistContext) -> None:
                     bar.set_postfix(loss=f"{row['loss']:.4f}", mse=f"{row['mse']:.4f}")
             if step % config.save_interval == 0 or step == total:
                 if ctx.is_main:
-                    save_checkpoint(storage.join(config.out_dir, checkpoint_name(step)),
+                    save_checkpoint(storage.join(config.out_dir, SERIES.name(step)),
                                     trainer.checkpoint_state(step))
-                    prune_checkpoints(config.out_dir, config.keep_checkpoints)
+                    SERIES.prune(config.out_dir, config.keep_checkpoints)
                 barrier()
     log.close()
     if finite_steps == 0:  # fewer steps than --max-nonfinite-steps, every one of them skipped
