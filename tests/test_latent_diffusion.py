@@ -46,8 +46,9 @@ def autoencoder(small_labels, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def latent_run(small_labels, autoencoder, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("latent_edm")
+    # --image-size given: it agrees with the autoencoder's (left out, it becomes it: test_rflow)
     train_main(["--data-dir", str(small_labels), "--out-dir", str(out), "--formulation", "edm",
-                "--autoencoder", str(autoencoder), *NETWORK, "--max-steps", "2",
+                "--autoencoder", str(autoencoder), "--image-size", "64", *NETWORK, "--max-steps", "2",
                 "--lr-anneal-steps", "2", "--label-dropout", "0.2"])
     return out
 
@@ -91,7 +92,8 @@ def test_latent_checkpoint_records_its_autoencoder(latent_run, autoencoder):
     assert recorded["latent_scale"] > 0 and state["model_config"]["image_size"] == 32
     assert recorded["latent_standardisation"] == "all pixels, std sigma_data"
     written = json.loads((latent_run / "config.json").read_text())
-    assert written["image_size"] == 32
+    # the image size and the side the network works at, each under its own name
+    assert (written["image_size"], written["network_size"]) == (64, 32)
     # the training latents' std, measured, beside the sigma_data the preconditioning assumes
     assert written["data_std"] == pytest.approx(written["sigma_data"], rel=0.05)
 
@@ -147,11 +149,21 @@ def test_a_missing_or_different_autoencoder_is_a_one_line_error(latent_run, auto
     assert sorted(p.name for p in run.iterdir()) == before
 
 
+def test_an_image_size_other_than_the_autoencoders_is_refused(small_labels, autoencoder, tmp_path,
+                                                             capsys):
+    out = tmp_path / "run"
+    expect_user_error(train_main, ["--data-dir", str(small_labels), "--out-dir", str(out),
+                                   "--formulation", "edm", "--autoencoder", str(autoencoder),
+                                   "--image-size", "32", *NETWORK, "--max-steps", "1"],
+                      capsys, "--image-size 32", "image size 64", str(autoencoder))
+    assert not out.exists()
+
+
 def test_checkpoints_of_the_older_standardisation_keep_theirs(latent_run, small_labels, autoencoder,
                                                               tmp_path):
     # before the latents were standardised to sigma_data over all pixels, a checkpoint stored the
     # shift and scale of the sector pixels (std 1): sampling and continuing it keep those numbers
-    from semantic_diffusion_model.sampling.latent import LatentSpace
+    from semantic_diffusion_model.space.latent import LatentSpace
 
     state = torch.load(latent_run / "checkpoint_0000002.pt", weights_only=True)
     state["autoencoder"] |= {"latent_shift": 0.3, "latent_scale": 1.7}

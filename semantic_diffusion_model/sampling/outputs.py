@@ -21,11 +21,14 @@ import numpy as np
 import torch
 from skimage.segmentation import find_boundaries
 
-from echo_from_noise.contract import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
-                                      SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
+from echo_from_noise.contract import (CONTACT_SHEET_FILE, SAMPLE_COMBINED_FOLDER,
+                                      SAMPLE_LABELS_FOLDER, SAMPLE_LABELS_VISIBLE_FOLDER,
+                                      SAMPLE_OUTPUT_FOLDERS, SAMPLES_FOLDER, SECTOR_ATRIUM,
+                                      SECTOR_CAVITY, SECTOR_COLOURS, SECTOR_MYOCARDIUM,
+                                      SECTOR_OUTSIDE, png_name)
 from echo_from_noise.files import read_png, write_png
 
-OUTPUT_FOLDERS = ("labels", "labels_visible", "combined", "samples")  # written in this order
+OUTPUT_FOLDERS = SAMPLE_OUTPUT_FOLDERS  # written in this order: the sample last
 HEART_CLASSES = (SECTOR_CAVITY, SECTOR_MYOCARDIUM, SECTOR_ATRIUM)
 SECTOR_EDGE_COLOUR = np.array([255, 210, 0], dtype=np.uint8)
 NO_IMAGE_GREY = 128
@@ -88,7 +91,7 @@ def contact_sheet(panels: list[np.ndarray], names: list[str], min_side: int = 12
 
 
 def output_path(view_dir: Path, folder: str, name: str) -> Path:
-    return view_dir / folder / f"{name}.png"
+    return view_dir / folder / png_name(name)
 
 
 def is_done(view_dir: Path, name: str) -> bool:
@@ -116,10 +119,11 @@ def remove_temporaries(view_dir: Path, name: str) -> int:
 def write_outputs(view_dir: Path, name: str, synthetic: np.ndarray, label_map: np.ndarray,
                   real: np.ndarray | None) -> None:
     """Write the four outputs of one map, the sample last."""
-    write_png(output_path(view_dir, "labels", name), label_map.astype(np.uint8))
-    write_png(output_path(view_dir, "labels_visible", name), colour_labels(label_map))
-    write_png(output_path(view_dir, "combined", name), combined_panel(real, synthetic, label_map))
-    write_png(output_path(view_dir, "samples", name), synthetic)
+    write_png(output_path(view_dir, SAMPLE_LABELS_FOLDER, name), label_map.astype(np.uint8))
+    write_png(output_path(view_dir, SAMPLE_LABELS_VISIBLE_FOLDER, name), colour_labels(label_map))
+    write_png(output_path(view_dir, SAMPLE_COMBINED_FOLDER, name),
+              combined_panel(real, synthetic, label_map))
+    write_png(output_path(view_dir, SAMPLES_FOLDER, name), synthetic)
 
 
 def write_contact_sheet(view_dir: Path, names: list[str], count: int = 8) -> Path | None:
@@ -127,7 +131,7 @@ def write_contact_sheet(view_dir: Path, names: list[str], count: int = 8) -> Pat
     done = [n for n in sorted(names) if is_done(view_dir, n)][:count]
     if not done:
         return None
-    panels = [read_png(output_path(view_dir, "combined", n), color=True) for n in done]
-    path = view_dir / "contact_sheet.png"
+    panels = [read_png(output_path(view_dir, SAMPLE_COMBINED_FOLDER, n), color=True) for n in done]
+    path = view_dir / CONTACT_SHEET_FILE
     write_png(path, contact_sheet(panels, done))
     return path

@@ -11,12 +11,13 @@ import contextlib
 import torch
 
 from echo_from_noise.cli import config_to_dict
-from ..config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
+from ..config import DiffusionConfig, TrainConfig, sub_config
 from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
-from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
-from .latents import LatentData
+from ..space.pixel import PixelSpace
+from .data import PairData, batch_indices, one_hot, step_seed
 from .distributed import DistContext, finite_on_every_rank
+from .latents import LatentData
 from .ema import EMA
 from .logger import ProgressLog
 from .resumable import Resumable
@@ -26,10 +27,12 @@ class Trainer:
     """Model, EMA, optimiser and data of one process; ``step(i)`` does optimiser step i."""
 
     def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData | LatentData,
-                 state: dict | None, autoencoder: dict | None = None):
-        """``data``: images, or their autoencoder latents (then ``autoencoder`` describes it)."""
-        self.config, self.ctx, self.data, self.autoencoder = config, ctx, data, autoencoder
-        self.model_config = sub_config(ModelConfig, config)
+                 state: dict | None, space=None):
+        """``data``: the pairs as the network sees them, in ``space`` (space.pixel or
+        space.latent; default pixels at --image-size)."""
+        self.config, self.ctx, self.data = config, ctx, data
+        self.space = space or PixelSpace(config.image_size)
+        self.model_config = self.space.network_config(config)
         self.diffusion_config = sub_config(DiffusionConfig, config)
         self.formulation = formulation_of(self.diffusion_config, config.learn_sigma)
         device = ctx.device
@@ -67,13 +70,7 @@ class Trainer:
         flip = flip & c.random_flip
         maps = torch.where(flip[:, None, None], maps.flip(-1), maps)
         device = ctx.device
-        if isinstance(self.data, LatentData):  # the latent of the (mirrored) image
-            x0 = torch.where(flip[:, None, None, None], self.data.flipped[index],
-                             self.data.latents[index]).to(device, non_blocking=True)
-        else:
-            images = self.data.images[index]
-            images = torch.where(flip[:, None, None], images.flip(-1), images)
-            x0 = to_model_range(images.to(device, non_blocking=True), c.in_channels)
+        x0 = self.data.clean_inputs(index, flip, device, self.model_config.in_channels)
         y = one_hot(maps.to(device, non_blocking=True), c.num_classes)
         y = y * keep.to(device)[:, None, None, None]  # the all-zero map is the null label
         if c.channels_last:
@@ -128,5 +125,5 @@ class Trainer:
         return {"step": step, "config": config_to_dict(self.config),
                 "model_config": config_to_dict(self.model_config),
                 "diffusion_config": config_to_dict(self.diffusion_config),
-                "label_dropout": self.config.label_dropout, "autoencoder": self.autoencoder,
+                "label_dropout": self.config.label_dropout, "autoencoder": self.space.record,
                 "ema": self.ema.state_dict(), **self.resumable.state(self.model, self.optimizer)}
