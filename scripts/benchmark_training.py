@@ -23,7 +23,8 @@ from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepCo
 from semantic_diffusion_model.training.data import PairData
 from semantic_diffusion_model.training.distributed import DistContext
 from semantic_diffusion_model.training.logger import ProgressLog
-from semantic_diffusion_model.train import Trainer
+from semantic_diffusion_model.space.pixel import PixelSpace
+from semantic_diffusion_model.training.trainer import Trainer
 from scripts.benchmark_timing import synchronize, write_results
 
 
@@ -46,7 +47,7 @@ def benchmark(config: TrainingBenchmarkConfig) -> dict:
     data = PairData(torch.randint(0, config.num_classes, (n, size, size), dtype=torch.uint8, generator=generator),
                     torch.randint(0, 256, (n, size, size), dtype=torch.uint8, generator=generator),
                     [f"random_{i}" for i in range(n)])
-    trainer = Trainer(train_config, DistContext(device=device), data, None)
+    trainer = Trainer(train_config, DistContext(device=device), data, None, PixelSpace(size))
     log = ProgressLog("", False, 0, device, tensorboard=False)
     for step in range(config.warmup):
         trainer.step(step, log)

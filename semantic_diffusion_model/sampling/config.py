@@ -31,19 +31,7 @@ class Config(SamplerConfig):
 
 
 def check_options(config: Config) -> None:
-    if config.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {config.batch_size}")
-    if config.steps < 0 or config.num_samples < 0 or config.contact_sheet_rows < 0:
-        raise UserError("--steps, --num-samples and --contact-sheet-rows must be >= 0")
-    if config.samples_per_map < 1:
-        raise UserError(f"--samples-per-map must be >= 1, got {config.samples_per_map}")
-    if config.guidance_scale < 0:
-        raise UserError(f"--guidance-scale must be >= 0, got {config.guidance_scale}")
-    if config.claim_timeout_minutes <= 0:
-        raise UserError(f"--claim-timeout-minutes must be > 0, got {config.claim_timeout_minutes}")
-
-
-def check_options(config: Config) -> None:
+    """UserError for an option value the program cannot run with."""
     if config.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {config.batch_size}")
     if config.steps < 0 or config.num_samples < 0 or config.contact_sheet_rows < 0:

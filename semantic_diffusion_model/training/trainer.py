@@ -14,7 +14,6 @@ from echo_from_noise.cli import config_to_dict
 from ..config import DiffusionConfig, TrainConfig, sub_config
 from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
-from ..space.pixel import PixelSpace
 from .data import PairData, batch_indices, one_hot, step_seed
 from .distributed import DistContext, finite_on_every_rank
 from .latents import LatentData
@@ -27,12 +26,11 @@ class Trainer:
     """Model, EMA, optimiser and data of one process; ``step(i)`` does optimiser step i."""
 
     def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData | LatentData,
-                 state: dict | None, space=None):
-        """``data``: the pairs as the network sees them, in ``space`` (space.pixel or
-        space.latent; default pixels at --image-size)."""
-        self.config, self.ctx, self.data = config, ctx, data
-        self.space = space or PixelSpace(config.image_size)
-        self.model_config = self.space.network_config(config)
+                 state: dict | None, space):
+        """``data``: the pairs as the network sees them, in ``space`` (a space.pixel.PixelSpace or
+        space.latent.LatentSpace: the network's part of ``config``, the checkpoint's record)."""
+        self.config, self.ctx, self.data, self.space = config, ctx, data, space
+        self.model_config = space.network_config(config)
         self.diffusion_config = sub_config(DiffusionConfig, config)
         self.formulation = formulation_of(self.diffusion_config, config.learn_sigma)
         device = ctx.device
