@@ -14,7 +14,6 @@ command continues from the newest checkpoint in --out-dir, exactly as if it had 
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -22,77 +21,19 @@ import torch
 from tqdm import tqdm
 
 from echo_from_noise import storage
-from echo_from_noise.cli import config_to_dict, parse_config, require_at_least, run_program
-from echo_from_noise.contract import SECTOR_CLASSES
+from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.contract import SECTOR_CLASSES, SPLITS
 from echo_from_noise.errors import UserError
-from .autoencoder.checkpoint import (SERIES, STABLE_NAME, autoencoder_config_of,
-                                     read_checkpoint, save_checkpoint, weights_digest)
+from .autoencoder.checkpoint import SERIES, STABLE_NAME, read_checkpoint, save_checkpoint
+from .autoencoder.checks import check_compatible, check_options
 from .autoencoder.config import AutoencoderTrainConfig
-from .autoencoder.evaluation import evaluate, write_figure
+from .autoencoder.epoch_log import EpochLog
+from .autoencoder.evaluation import EVALUATION_FILE, evaluate, write_evaluation
 from .autoencoder.loss import PerceptualFeatures
-from .autoencoder.trainer import TERMS, AutoencoderTrainer
+from .autoencoder.trainer import AutoencoderTrainer
 from .training.data import PairData
 from .training.distributed import DistContext, barrier, run_distributed
-from .training.logger import read_rows, write_rows
 from .training.run_folder import prepare_run_folder, write_run_config
-
-SPLITS = ("training", "validation", "testing")
-COLUMNS = ["epoch", "step", *TERMS, "val_psnr", "val_ssim", "train_seconds", "skipped_steps"]
-# training options a resumed run must share with its checkpoint (besides the network and loss)
-FIXED_ON_RESUME = ("views", "batch_size", "seed", "lr", "random_flip")
-
-
-def check_options(config: AutoencoderTrainConfig) -> None:
-    require_at_least(config, epochs=1, batch_size=1, image_size=1, num_res_blocks=1,
-                     norm_groups=1, save_interval=1, eval_interval=1, keep_checkpoints=0)
-    if not config.channels or any(c % config.norm_groups for c in config.channels):
-        raise UserError(f"--channels {' '.join(map(str, config.channels))}: each must be a "
-                        f"multiple of --norm-groups {config.norm_groups}")
-    if config.image_size % config.latent_factor:
-        raise UserError(f"--image-size {config.image_size} must be divisible by "
-                        f"{config.latent_factor} (2^{len(config.channels) - 1} for "
-                        f"{len(config.channels)} --channels)")
-    if config.prior_alpha <= 0 or config.prior_beta <= 0:
-        raise UserError("--prior-alpha and --prior-beta must be positive")
-
-
-def check_compatible(state: dict, path: str, config: AutoencoderTrainConfig) -> None:
-    """UserError naming the differences if the checkpoint was trained otherwise."""
-    saved = {**config_to_dict(autoencoder_config_of(state, path)),
-             **{k: state.get("config", {}).get(k) for k in FIXED_ON_RESUME}}
-    current = config_to_dict(config)
-    differences = [f"{k} {saved[k]} != {current[k]}" for k in saved if saved[k] != current[k]]
-    if differences:
-        raise UserError(f"{path}: checkpoint was made for another configuration "
-                        f"({', '.join(differences)}); use another --out-dir")
-
-
-class EpochLog:
-    """progress.csv, one row per epoch; rows after the resumed epoch are dropped."""
-
-    def __init__(self, out_dir: str, start_epoch: int):
-        self.path = storage.join(out_dir, "progress.csv")
-        self.rows = read_rows(self.path, "epoch", start_epoch)
-
-    def write(self, row: dict) -> None:
-        self.rows.append(row)
-        write_rows(self.path, COLUMNS, self.rows)
-
-
-def finish(config: AutoencoderTrainConfig, trainer: AutoencoderTrainer, splits: dict,
-           epoch: int) -> None:
-    """evaluation.json (validation and test PSNR/SSIM) and reconstructions.png of test images."""
-    model, out = trainer.model, config.out_dir
-    result = {"epoch": epoch, "checkpoint": storage.join(out, STABLE_NAME),
-              "weights_digest": weights_digest(model),
-              "validation": evaluate(model, splits["validation"], config.batch_size),
-              "testing": evaluate(model, splits["testing"], config.batch_size)}
-    write_figure(storage.join(out, "reconstructions.png"), model, splits["testing"], config.batch_size)
-    storage.write_bytes(storage.join(out, "evaluation.json"), (json.dumps(result, indent=2) + "\n").encode())
-    print(f"validation PSNR {result['validation']['psnr']:.2f} dB, SSIM "
-          f"{result['validation']['ssim']:.4f}; test PSNR {result['testing']['psnr']:.2f} dB, "
-          f"SSIM {result['testing']['ssim']:.4f}; autoencoder in {result['checkpoint']}")
-
 
 def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
     # every check (options, checkpoint, perceptual network, data) before anything is created
@@ -102,7 +43,7 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
     if state is not None:
         check_compatible(state, path, config)
     finished = state is not None and int(state["epoch"]) >= config.epochs
-    if finished and storage.exists(storage.join(config.out_dir, "evaluation.json")):
+    if finished and storage.exists(storage.join(config.out_dir, EVALUATION_FILE)):
         if ctx.is_main:
             print(f"{path}: already at epoch {state['epoch']} >= {config.epochs}; nothing to do")
         return
@@ -161,7 +102,8 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
     if ctx.is_main:
         if start >= total:  # a finished run killed before its evaluation: its stable copy again
             save_checkpoint(storage.join(config.out_dir, STABLE_NAME), trainer.checkpoint_state(start))
-        finish(config, trainer, splits, max(start, total))
+        write_evaluation(config.out_dir, trainer.model, splits, config.batch_size,
+                         max(start, total))
     barrier()
 
 
