@@ -87,6 +87,11 @@ def stem_parts(stem: str) -> dict[str, str]:
             "phase": parts[2], "split": parts[3] if len(parts) > 3 else ""}
 
 
+def view_chamber(view: str) -> str:
+    """The chamber of a view: ``2CH`` of ``2CH_ED`` (a model of a chamber samples both phases)."""
+    return view.split("_")[0]
+
+
 def chosen_patients(patients, fraction: float, seed: int) -> list[str]:
     """The patients of a few-label data set: round(fraction x N) of them (at least 1), the first of
     a permutation of the sorted names seeded by ``seed``, so that a smaller fraction's patients are

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from echo_from_noise.contract import SAMPLE_CONFIG_FILE, sample_name
+from echo_from_noise.contract import SAMPLE_CONFIG_FILE, sample_name, view_chamber
 from echo_from_noise.errors import UserError
 from ..training.distributed import broadcast_object
 from .job import Job
@@ -20,8 +20,8 @@ from .outputs import is_done
 def warn_other_chambers(maps: list[MapItem], trained_views: list[str]) -> None:
     """The paper samples ED and ES maps of a chamber with the model trained on that chamber's ED
     frames; maps of a chamber the model never saw are allowed, with a warning."""
-    chambers = {v.split("_")[0] for v in trained_views}
-    other = sorted({m.view for m in maps if m.view and m.view.split("_")[0] not in chambers})
+    chambers = {view_chamber(v) for v in trained_views}
+    other = sorted({m.view for m in maps if m.view and view_chamber(m.view) not in chambers})
     if chambers and other:
         print(f"warning: the model was trained on {' '.join(trained_views)} but is sampling maps "
               f"of {' '.join(other)}", file=sys.stderr)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from echo_from_noise.contract import (AUGMENTED_SUFFIX, SECTOR_MAPS_FOLDER, SPLITS, VIEWS,
-                                      augmented_view, frame_of_augmented, png_name,
+from echo_from_noise.contract import (AUGMENTED_SUFFIX, PNG_SUFFIX, SECTOR_MAPS_FOLDER, SPLITS,
+                                      VIEWS, augmented_view, frame_of_augmented, png_name,
                                       sector_map_folders, stem_parts)
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_png
@@ -78,12 +78,12 @@ def find_maps(maps_dir: str | Path, views: tuple[str, ...] = VIEWS,
     items = [m for m in items if not m.view or m.view in views]
     if not items:
         raise UserError(f"{maps_dir}: no label map PNGs for views {' '.join(views)} and splits "
-                        f"{' '.join(splits)} (expected <VIEW>{AUGMENTED_SUFFIX}/{SECTOR_MAPS_FOLDER}/<split>/*.png, "
-                        "<split>/*.png or *.png)")
+                        f"{' '.join(splits)} (expected <VIEW>{AUGMENTED_SUFFIX}/{SECTOR_MAPS_FOLDER}/<split>/*{PNG_SUFFIX}, "
+                        f"<split>/*{PNG_SUFFIX} or *{PNG_SUFFIX})")
     items.sort(key=lambda m: (m.view, m.name))
     for a, b in zip(items, items[1:]):
         if (a.view, a.name) == (b.view, b.name):
-            raise UserError(f"{b.path}: same output name as {a.path} ({b.view or '.'}/{b.name}.png)")
+            raise UserError(f"{b.path}: same output name as {a.path} ({b.view or '.'}/{png_name(b.name)})")
     return items
 
 
