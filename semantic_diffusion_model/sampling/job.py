@@ -1,5 +1,5 @@
-"""One rank's sampling job: the checkpoint loaded once, its network, sampler and space (pixels or latents),
-and the settings that decide the images (recorded in each view folder)."""
+"""One rank's sampling job: the checkpoint loaded once, its network, sampler and space (pixels or
+latents), and the settings that decide the images (recorded in each view folder)."""
 from __future__ import annotations
 
 import os
