@@ -30,7 +30,7 @@ from echo_from_noise.files import check_still_there
 from .config import MODEL_PRESETS, DiffusionConfig, TrainConfig, sub_config
 from .space.choice import training_space
 from .training.checkpoint import SERIES, check_compatible, load_checkpoint, save_checkpoint
-from .training.checks import check_options, check_same_space, resume_path
+from .training.checks import check_network, check_options, check_same_space, resume_path
 from .training.data import PairData
 from .training.distributed import DistContext, barrier, run_distributed
 from .training.logger import ProgressLog
@@ -41,8 +41,9 @@ from .training.trainer import Trainer
 def train(config: TrainConfig, ctx: DistContext) -> None:
     # every check (options, checkpoint, data) comes before anything is created in --out-dir
     space = training_space(config, ctx.device, getattr(config, "explicit", ()))
+    check_options(config)
     model_config, diffusion_config = space.network_config(config), sub_config(DiffusionConfig, config)
-    check_options(config, model_config)
+    check_network(model_config)  # at the side the network works at
     path = resume_path(config)
     state = load_checkpoint(path) if path else None
     if state is not None:

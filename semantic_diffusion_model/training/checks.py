@@ -7,9 +7,10 @@ from ..config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
 from .checkpoint import SERIES
 
 
-def check_options(config: TrainConfig, network: ModelConfig) -> None:
-    """UserError for an option the training program cannot run with (``network``: the network's
-    part of ``config``, at the side the network works at)."""
+def check_options(config: TrainConfig) -> None:
+    """UserError for an option the training program cannot run with, from the options alone (the
+    pipeline checks its commands with it); the network of a latent model is checked once its side
+    is known (check_network)."""
     if config.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {config.batch_size}")
     if config.microbatch < 0 or config.microbatch > config.batch_size:
@@ -24,7 +25,8 @@ def check_options(config: TrainConfig, network: ModelConfig) -> None:
         raise UserError(f"--model-channels {config.model_channels} is not divisible by "
                         f"--norm-groups {config.norm_groups}")
     sub_config(DiffusionConfig, config).check()
-    check_network(network)
+    if not config.autoencoder:  # (a latent model's side is the autoencoder's latent side)
+        check_network(config)
 
 
 def check_network(config: ModelConfig) -> None:
