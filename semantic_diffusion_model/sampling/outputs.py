@@ -21,12 +21,13 @@ import numpy as np
 import torch
 from skimage.segmentation import find_boundaries
 
+from echo_from_noise.contract import (SECTOR_ATRIUM, SECTOR_CAVITY, SECTOR_COLOURS,
+                                      SECTOR_MYOCARDIUM, SECTOR_OUTSIDE)
+from echo_from_noise.files import read_png, write_png
+# the step-3 names (apart from the drawing's imports above, which move with the drawing helpers)
 from echo_from_noise.contract import (CONTACT_SHEET_FILE, SAMPLE_COMBINED_FOLDER,
                                       SAMPLE_LABELS_FOLDER, SAMPLE_LABELS_VISIBLE_FOLDER,
-                                      SAMPLE_OUTPUT_FOLDERS, SAMPLES_FOLDER, SECTOR_ATRIUM,
-                                      SECTOR_CAVITY, SECTOR_COLOURS, SECTOR_MYOCARDIUM,
-                                      SECTOR_OUTSIDE, png_name)
-from echo_from_noise.files import read_png, write_png
+                                      SAMPLE_OUTPUT_FOLDERS, SAMPLES_FOLDER, png_name)
 
 OUTPUT_FOLDERS = SAMPLE_OUTPUT_FOLDERS  # written in this order: the sample last
 HEART_CLASSES = (SECTOR_CAVITY, SECTOR_MYOCARDIUM, SECTOR_ATRIUM)
