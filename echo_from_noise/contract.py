@@ -87,6 +87,11 @@ def stem_parts(stem: str) -> dict[str, str]:
             "phase": parts[2], "split": parts[3] if len(parts) > 3 else ""}
 
 
+def view_chamber(view: str) -> str:
+    """The chamber of a view: ``2CH`` of ``2CH_ED`` (a model of a chamber samples both phases)."""
+    return view.split("_")[0]
+
+
 def chosen_patients(patients, fraction: float, seed: int) -> list[str]:
     """The patients of a few-label data set: round(fraction x N) of them (at least 1), the first of
     a permutation of the sorted names seeded by ``seed``, so that a smaller fraction's patients are
@@ -119,9 +124,12 @@ def map_of_sample(name: str) -> str:
     return match.group(1) if match else name
 
 
+PNG_SUFFIX = ".png"  # every image and map of steps 1-4 is one PNG named by its stem
+
+
 def png_name(stem: str) -> str:
     """The file name of the PNG named by ``stem``."""
-    return f"{stem}.png"
+    return f"{stem}{PNG_SUFFIX}"
 
 
 # --- the CAMUS input: the official NIfTI release (step 1 reads it, embedded_camus writes it) ----
@@ -153,6 +161,11 @@ SAMPLES_FOLDER = "samples"  # step 3: synthetic images
 SAMPLE_LABELS_FOLDER = "labels"  # step 3: the sector map each sample was drawn from
 SAMPLE_LABELS_VISIBLE_FOLDER = "labels_visible"  # step 3: that map in colour
 SAMPLE_COMBINED_FOLDER = "combined"  # step 3: real | synthetic | overlay | contours
+SAMPLE_OUTPUT_FOLDERS = (SAMPLE_LABELS_FOLDER, SAMPLE_LABELS_VISIBLE_FOLDER, SAMPLE_COMBINED_FOLDER,
+                         SAMPLES_FOLDER)  # step 3: a map is done when all four hold its PNG
+CONTACT_SHEET_FILE = "contact_sheet.png"  # step 3, per view: combined panels of the first maps
+SAMPLE_CONFIG_FILE = "sample_config.json"  # step 3, per view: the options and generation settings
+SUMMARY_FILE = "summary.json"  # step 3 per view folder, step 5 per result folder
 SPACING_FILE = "spacing.json"  # steps 1, 4: stem -> [row_mm, col_mm]
 DATASET_CONFIG_FILE = "dataset_config.json"  # step 4: how a data set was made ("source": real|synthetic)
 

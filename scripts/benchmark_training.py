@@ -23,7 +23,8 @@ from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepCo
 from semantic_diffusion_model.training.data import PairData
 from semantic_diffusion_model.training.distributed import DistContext
 from semantic_diffusion_model.training.logger import ProgressLog
-from semantic_diffusion_model.train import Trainer
+from semantic_diffusion_model.space.pixel import PixelSpace
+from semantic_diffusion_model.training.trainer import Trainer
 from scripts.benchmark_timing import synchronize, write_results
 
 
@@ -46,7 +47,7 @@ def benchmark(config: TrainingBenchmarkConfig) -> dict:
     data = PairData(torch.randint(0, config.num_classes, (n, size, size), dtype=torch.uint8, generator=generator),
                     torch.randint(0, 256, (n, size, size), dtype=torch.uint8, generator=generator),
                     [f"random_{i}" for i in range(n)])
-    trainer = Trainer(train_config, DistContext(device=device), data, None)
+    trainer = Trainer(train_config, DistContext(device=device), data, None, PixelSpace(size))
     log = ProgressLog("", False, 0, device, tensorboard=False)
     for step in range(config.warmup):
         trainer.step(step, log)
@@ -63,7 +64,7 @@ def benchmark(config: TrainingBenchmarkConfig) -> dict:
     result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "threads": torch.get_num_threads(), "image_size": size, "batch_size": config.batch_size,
               "parameters_M": round(sum(p.numel() for p in trainer.model.parameters()) / 1e6, 2),
-              "precision": str(trainer.amp_dtype or torch.float32).removeprefix("torch."),
+              "precision": str(trainer.resumable.amp_dtype or torch.float32).removeprefix("torch."),
               "compile": config.compile, "channels_last": config.channels_last,
               "grad_checkpoint": config.grad_checkpoint, "seconds_per_step": round(seconds, 4),
               "images_per_s": round(config.batch_size / seconds, 2),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from echo_from_noise.contract import SAMPLE_COMBINED_FOLDER, SUMMARY_FILE
 from echo_from_noise.files import atomic_path, list_pngs, read_png
 from echo_segmentation.metrics import STRUCTURES, metric_column
 from echo_segmentation.published import PAPER_TABLE1
@@ -65,7 +66,7 @@ def _published(key: str) -> str:
 
 def training_of(folder: Path) -> dict:
     """The training facts a test result records (epochs trained and planned, early stop)."""
-    return json.loads((folder / "summary.json").read_text())["training"]
+    return json.loads((folder / SUMMARY_FILE).read_text())["training"]
 
 
 def epochs_text(training: dict) -> str:
@@ -89,7 +90,7 @@ def generator_text(samples_dir: Path, views: list[str]) -> str:
     """Which model and sampler made the synthetic images (from each view's summary.json)."""
     made = {}
     for view in views:
-        path = samples_dir / view / "summary.json"
+        path = samples_dir / view / SUMMARY_FILE
         if path.is_file():
             summary = json.loads(path.read_text())
             key = (summary.get("formulation", "ddpm"), summary["sampler"], summary["steps"],
@@ -171,7 +172,7 @@ def real_vs_synthetic_figure(samples_dir: Path, views: list[str], out: Path, per
     import matplotlib.pyplot as plt
 
     panels = [(view, p) for view in views
-              for p in list_pngs(samples_dir / view / "combined")[:per_view]]
+              for p in list_pngs(samples_dir / view / SAMPLE_COMBINED_FOLDER)[:per_view]]
     if not panels:
         return None
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.7 * len(panels)), squeeze=False)

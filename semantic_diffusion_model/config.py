@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from echo_from_noise.contract import SECTOR_CLASSES, VIEWS
+from echo_from_noise.contract import SECTOR_CLASSES, SPLITS, VIEWS
 from echo_from_noise.device import PRECISIONS
 from echo_from_noise.errors import UserError
 from echo_from_noise.launch import DIST_HOST_HELP
@@ -35,7 +35,7 @@ MODEL_PRESETS = {
 class ModelConfig:
     """The SPADE UNet (guided-diffusion UNet with SPADE in the middle and decoder blocks)."""
 
-    image_size: int = field(default=256, metadata={"help": "side of the square images and maps the model works on (pixels)"})
+    image_size: int = field(default=256, metadata={"help": "side of the square images and maps (pixels); the network works at this side, or at the latent side of --autoencoder"})
     in_channels: int = field(default=1, metadata={"help": "image channels diffused (1 = grey; the published model diffused 3 identical ones)"})
     num_classes: int = field(default=SECTOR_CLASSES, metadata={"help": "classes of the label map (one-hot channels of the condition)"})
     model_channels: int = field(default=256, metadata={"help": "base channel count of the UNet"})
@@ -116,9 +116,9 @@ class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
     model_preset: str = field(default="", metadata={"help": "named network settings that replace the defaults of the network options (edm-adm: " + ", ".join(f"{k} {v}" for k, v in MODEL_PRESETS["edm-adm"].items()) + "); empty = the published SDM network", "choices": ("", *MODEL_PRESETS)})
     data_dir: str = field(default="", metadata={"help": "step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images; local path or gs:// / az:// URL", "required": True})
     out_dir: str = field(default="", metadata={"help": "folder for checkpoints, progress.csv, config.json and TensorBoard events; local path or gs:// / az:// URL", "required": True})
-    autoencoder: str = field(default="", metadata={"help": "a Gamma-VAE checkpoint (semantic_diffusion_model.train_autoencoder): train on the latent means of the training images instead of their pixels (latent diffusion, the follow-up's EDM-L models); --image-size then becomes the autoencoder's latent side"})
+    autoencoder: str = field(default="", metadata={"help": "a Gamma-VAE checkpoint (semantic_diffusion_model.train_autoencoder): train on the latent means of the training images instead of their pixels (latent diffusion, the follow-up's EDM-L models); the network then works at its latent side, and --image-size, left out, becomes its image size (given, it must be that size)"})
     views: tuple[str, ...] = field(default=("2CH_ED",), metadata={"help": "views whose real pairs are trained on together (the paper: ED frames of one chamber)", "choices": VIEWS})
-    split: str = field(default="training", metadata={"help": "split of the step-2 folder to train on", "choices": ("training", "validation", "testing")})
+    split: str = field(default="training", metadata={"help": "split of the step-2 folder to train on", "choices": SPLITS})
     lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate (annealed linearly to 0 over --lr-anneal-steps)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     lr_anneal_steps: int = field(default=50000, metadata={"help": "steps over which the learning rate falls linearly to 0"})

@@ -14,182 +14,36 @@ command continues from the newest checkpoint in --out-dir, exactly as if it had 
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from echo_from_noise import storage
-from echo_from_noise.cli import config_to_dict, parse_config, require_at_least, run_program
-from echo_from_noise.contract import SECTOR_CLASSES
-from echo_from_noise.device import autocast_dtype
+from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.contract import SECTOR_CLASSES, SPLITS
 from echo_from_noise.errors import UserError
-from echo_from_noise.files import remove_temporaries
-from .autoencoder.checkpoint import (STABLE_NAME, autoencoder_config_of, checkpoint_name,
-                                     latest_checkpoint, prune_checkpoints, read_checkpoint,
-                                     save_checkpoint, weights_digest)
-from .autoencoder.config import AutoencoderConfig, AutoencoderTrainConfig
-from .autoencoder.evaluation import evaluate, to_unit, write_figure
-from .autoencoder.loss import GammaVAELoss, PerceptualFeatures
-from .autoencoder.network import GammaVAE
-from .config import sub_config
-from .training.checkpoint import rng_states, seed_global_generators, set_rng_states
-from .training.data import PairData, batch_indices, step_seed
-from .training.distributed import (DistContext, all_reduce_sum, barrier, finite_on_every_rank,
-                                   run_distributed)
-from .training.logger import read_rows, write_rows
-
-SPLITS = ("training", "validation", "testing")
-TERMS = ("loss", "recon", "kl", "latent", "perceptual")
-COLUMNS = ["epoch", "step", *TERMS, "val_psnr", "val_ssim", "train_seconds", "skipped_steps"]
-# training options a resumed run must share with its checkpoint (besides the network and loss)
-FIXED_ON_RESUME = ("views", "batch_size", "seed", "lr", "random_flip")
-
-
-def check_options(config: AutoencoderTrainConfig) -> None:
-    require_at_least(config, epochs=1, batch_size=1, image_size=1, num_res_blocks=1,
-                     norm_groups=1, save_interval=1, eval_interval=1, keep_checkpoints=0)
-    if not config.channels or any(c % config.norm_groups for c in config.channels):
-        raise UserError(f"--channels {' '.join(map(str, config.channels))}: each must be a "
-                        f"multiple of --norm-groups {config.norm_groups}")
-    if config.image_size % config.latent_factor:
-        raise UserError(f"--image-size {config.image_size} must be divisible by "
-                        f"{config.latent_factor} (2^{len(config.channels) - 1} for "
-                        f"{len(config.channels)} --channels)")
-    if config.prior_alpha <= 0 or config.prior_beta <= 0:
-        raise UserError("--prior-alpha and --prior-beta must be positive")
-
-
-def check_compatible(state: dict, path: str, config: AutoencoderTrainConfig) -> None:
-    """UserError naming the differences if the checkpoint was trained otherwise."""
-    saved = {**config_to_dict(autoencoder_config_of(state, path)),
-             **{k: state.get("config", {}).get(k) for k in FIXED_ON_RESUME}}
-    current = config_to_dict(config)
-    differences = [f"{k} {saved[k]} != {current[k]}" for k in saved if saved[k] != current[k]]
-    if differences:
-        raise UserError(f"{path}: checkpoint was made for another configuration "
-                        f"({', '.join(differences)}); use another --out-dir")
-
-
-class AutoencoderTrainer:
-    """Model, optimiser and data of one process; ``step(i)`` does optimiser step i."""
-
-    def __init__(self, config: AutoencoderTrainConfig, ctx: DistContext, data: PairData,
-                 state: dict | None, perceptual: PerceptualFeatures | None):
-        self.config, self.ctx, self.data = config, ctx, data
-        device = ctx.device
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-        seed_global_generators(config.seed)  # the same initial weights on every rank
-        self.model = GammaVAE(sub_config(AutoencoderConfig, config)).to(device)
-        self.loss = GammaVAELoss(self.model.config, perceptual.to(device) if perceptual else None)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.amp_dtype = autocast_dtype(config.precision, device)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
-        self.start_epoch = 0
-        if state is not None:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if state.get("grad_scaler"):
-                self.scaler.load_state_dict(state["grad_scaler"])
-            set_rng_states(state["rng"])
-            self.start_epoch = int(state["epoch"])
-        self.net = (DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
-                    if ctx.distributed else self.model)
-        # one epoch: every training image once over all ranks (the last step reaches into the next)
-        self.steps_per_epoch = math.ceil(len(data) / (config.batch_size * ctx.world_size))
-        self.sums = torch.zeros(len(TERMS) + 2, dtype=torch.float64, device=device)
-
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's images (N, 1, H, W) in [0, 1] and sector masks (N, H, W) at this step,
-        flipped as (seed, step, rank) decide."""
-        c, ctx = self.config, self.ctx
-        index = torch.from_numpy(batch_indices(len(self.data), c.batch_size, c.seed, step,
-                                               ctx.rank, ctx.world_size))
-        images, maps = self.data.images[index], self.data.maps[index]
-        if c.random_flip:
-            gen = torch.Generator().manual_seed(step_seed(c.seed, step, ctx.rank, stream=1))
-            flip = (torch.rand(c.batch_size, generator=gen) < 0.5)[:, None, None]
-            images, maps = torch.where(flip, images.flip(-1), images), torch.where(flip, maps.flip(-1), maps)
-        device = ctx.device
-        return to_unit(images.to(device, non_blocking=True)), maps.to(device, non_blocking=True) != 0
-
-    def step(self, step: int) -> None:
-        c, device = self.config, self.ctx.device
-        x, sector = self.batch(step)
-        latent_draw = torch.Generator().manual_seed(step_seed(c.seed, step, self.ctx.rank, stream=2))
-        with torch.autocast(device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
-            terms = self.loss(x, sector, self.net(x, generator=latent_draw))
-        self.scaler.scale(terms["loss"]).backward()
-        self.scaler.unscale_(self.optimizer)
-        finite, _ = finite_on_every_rank(terms["loss"], self.model)
-        if finite:
-            self.scaler.step(self.optimizer)
-            self.sums[:len(TERMS)] += torch.stack([terms[k].detach().double() for k in TERMS])
-            self.sums[-2] += 1
-        else:
-            self.sums[-1] += 1
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def epoch_terms(self) -> dict:
-        """Mean of each term over this epoch's finite steps and ranks (every rank calls this)."""
-        sums = all_reduce_sum(self.sums.clone()).tolist()
-        self.sums.zero_()
-        finite = sums[-2]
-        means = {k: sums[i] / finite if finite else float("nan") for i, k in enumerate(TERMS)}
-        return {**means, "skipped_steps": int(sums[-1] / self.ctx.world_size)}
-
-    def checkpoint_state(self, epoch: int) -> dict:
-        return {"epoch": epoch, "step": epoch * self.steps_per_epoch,
-                "config": config_to_dict(self.config),
-                "autoencoder_config": config_to_dict(self.model.config),
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-                "rng": rng_states(), "weights_digest": weights_digest(self.model)}
-
-
-class EpochLog:
-    """progress.csv, one row per epoch; rows after the resumed epoch are dropped."""
-
-    def __init__(self, out_dir: str, start_epoch: int):
-        self.path = storage.join(out_dir, "progress.csv")
-        self.rows = read_rows(self.path, "epoch", start_epoch)
-
-    def write(self, row: dict) -> None:
-        self.rows.append(row)
-        write_rows(self.path, COLUMNS, self.rows)
-
-
-def finish(config: AutoencoderTrainConfig, trainer: AutoencoderTrainer, splits: dict,
-           epoch: int) -> None:
-    """evaluation.json (validation and test PSNR/SSIM) and reconstructions.png of test images."""
-    model, out = trainer.model, config.out_dir
-    result = {"epoch": epoch, "checkpoint": storage.join(out, STABLE_NAME),
-              "weights_digest": weights_digest(model),
-              "validation": evaluate(model, splits["validation"], config.batch_size),
-              "testing": evaluate(model, splits["testing"], config.batch_size)}
-    write_figure(storage.join(out, "reconstructions.png"), model, splits["testing"], config.batch_size)
-    storage.write_bytes(storage.join(out, "evaluation.json"), (json.dumps(result, indent=2) + "\n").encode())
-    print(f"validation PSNR {result['validation']['psnr']:.2f} dB, SSIM "
-          f"{result['validation']['ssim']:.4f}; test PSNR {result['testing']['psnr']:.2f} dB, "
-          f"SSIM {result['testing']['ssim']:.4f}; autoencoder in {result['checkpoint']}")
-
+from .autoencoder.checkpoint import SERIES, STABLE_NAME, read_checkpoint, save_checkpoint
+from .autoencoder.checks import check_compatible, check_options
+from .autoencoder.config import AutoencoderTrainConfig
+from .autoencoder.epoch_log import EpochLog
+from .autoencoder.evaluation import EVALUATION_FILE, evaluate, write_evaluation
+from .autoencoder.loss import PerceptualFeatures
+from .autoencoder.trainer import AutoencoderTrainer
+from .training.data import PairData
+from .training.distributed import DistContext, barrier, run_distributed
+from .training.run_folder import prepare_run_folder, write_run_config
 
 def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
     # every check (options, checkpoint, perceptual network, data) before anything is created
     check_options(config)
-    path = latest_checkpoint(config.out_dir)
+    path = SERIES.latest(config.out_dir)
     state = read_checkpoint(path) if path else None
     if state is not None:
         check_compatible(state, path, config)
     finished = state is not None and int(state["epoch"]) >= config.epochs
-    if finished and storage.exists(storage.join(config.out_dir, "evaluation.json")):
+    if finished and storage.exists(storage.join(config.out_dir, EVALUATION_FILE)):
         if ctx.is_main:
             print(f"{path}: already at epoch {state['epoch']} >= {config.epochs}; nothing to do")
         return
@@ -198,9 +52,7 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
                                    config.image_size, config.num_workers, progress=ctx.is_main)
               for split in SPLITS}
     if ctx.is_main:
-        storage.ensure_writable_folder(config.out_dir)
-        if not storage.is_url(config.out_dir):  # files half-written when a run was killed
-            remove_temporaries(config.out_dir)
+        prepare_run_folder(config.out_dir)
     trainer = AutoencoderTrainer(config, ctx, splits["training"], state, perceptual)
     del state
     start, total, spe = trainer.start_epoch, config.epochs, trainer.steps_per_epoch
@@ -209,8 +61,7 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
                  "steps_per_epoch": spe, "latent_size": config.latent_size,
                  **{f"{split}_images": len(data) for split, data in splits.items()},
                  "resumed_from": path, "torch": torch.__version__, "device": str(ctx.device)}
-        storage.write_bytes(storage.join(config.out_dir, "config.json"),
-                            (json.dumps({**config_to_dict(config), **facts}, indent=2) + "\n").encode())
+        write_run_config(config.out_dir, config, facts)
         print(f"training the Gamma-VAE (latent 1 x {config.latent_size} x {config.latent_size}, "
               f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters) on "
               f"{len(splits['training'])} images ({', '.join(config.views)}), {ctx.world_size} "
@@ -244,14 +95,15 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
             if epoch % config.save_interval == 0 or epoch == total:
                 if ctx.is_main:
                     state = trainer.checkpoint_state(epoch)
-                    save_checkpoint(storage.join(config.out_dir, checkpoint_name(epoch)), state)
+                    save_checkpoint(storage.join(config.out_dir, SERIES.name(epoch)), state)
                     save_checkpoint(storage.join(config.out_dir, STABLE_NAME), state)
-                    prune_checkpoints(config.out_dir, config.keep_checkpoints)
+                    SERIES.prune(config.out_dir, config.keep_checkpoints)
                 barrier()
     if ctx.is_main:
         if start >= total:  # a finished run killed before its evaluation: its stable copy again
             save_checkpoint(storage.join(config.out_dir, STABLE_NAME), trainer.checkpoint_state(start))
-        finish(config, trainer, splits, max(start, total))
+        write_evaluation(config.out_dir, trainer.model, splits, config.batch_size,
+                         max(start, total))
     barrier()
 
 

@@ -12,12 +12,12 @@ import torch
 from semantic_diffusion_model.autoencoder.checkpoint import load_autoencoder, weights_digest
 from semantic_diffusion_model.config import TrainConfig
 from semantic_diffusion_model.sample import main as sample_main
+from semantic_diffusion_model.space.latent import LatentSpace
 from semantic_diffusion_model.train import main as train_main
 from semantic_diffusion_model.train_autoencoder import main as autoencoder_main
 from semantic_diffusion_model.training.checkpoint import load_checkpoint
 from semantic_diffusion_model.training.data import PairData
 from semantic_diffusion_model.training.distributed import DistContext
-from semantic_diffusion_model.training.latents import latent_pairs
 from semantic_diffusion_model.training.trainer import Trainer
 
 from .conftest import expect_user_error
@@ -46,16 +46,19 @@ def autoencoder(small_labels, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def latent_run(small_labels, autoencoder, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("latent_edm")
+    # --image-size given: it agrees with the autoencoder's (left out, it becomes it: test_rflow)
     train_main(["--data-dir", str(small_labels), "--out-dir", str(out), "--formulation", "edm",
-                "--autoencoder", str(autoencoder), *NETWORK, "--max-steps", "2",
+                "--autoencoder", str(autoencoder), "--image-size", "64", *NETWORK, "--max-steps", "2",
                 "--lr-anneal-steps", "2", "--label-dropout", "0.2"])
     return out
 
 
 def test_the_model_learns_the_posterior_means_of_the_images(small_labels, autoencoder):
     vae = load_autoencoder(str(autoencoder))
-    data = PairData.load(str(small_labels), ("2CH_ED",), "training", 5, 64)
-    latents = latent_pairs(data, vae, sigma_data=0.5)
+    space = LatentSpace.load(str(autoencoder))
+    assert (space.image_size, space.network_size) == (64, 32)
+    data = PairData.load(str(small_labels), ("2CH_ED",), "training", 5, space.image_size)
+    latents = space.training_data(data, sigma_data=0.5)
     with torch.no_grad():
         x = data.images.float()[:, None] / 255
         means = vae.latent_mean(x)
@@ -70,11 +73,12 @@ def test_the_model_learns_the_posterior_means_of_the_images(small_labels, autoen
     assert latents.standardisation["latent_standardisation"] == "all pixels, std sigma_data"
     # every training batch is made of those means (a model trained on draws from the prior
     # Gamma(3.75, 10.8), as in the follow-up's released code, would see other numbers)
-    config = TrainConfig(data_dir=str(small_labels), out_dir="unused", image_size=32,
+    config = TrainConfig(data_dir=str(small_labels), out_dir="unused", image_size=64,
                          formulation="edm", model_channels=16, channel_mult=(1, 2),
                          num_res_blocks=1, attention_resolutions=(16,), num_head_channels=8,
                          norm_groups=8, spade_hidden=8, batch_size=4)
-    trainer = Trainer(config, DistContext(0, 1, 0, torch.device("cpu")), latents, None)
+    trainer = Trainer(config, DistContext(0, 1, 0, torch.device("cpu")), latents, None, space)
+    assert (trainer.model_config.image_size, trainer.model_config.in_channels) == (32, 1)
     for step in range(3):
         x0, _ = trainer.batch(step)
         matches = [any(torch.equal(row, candidate) for candidate in (*latents.latents, *latents.flipped))
@@ -91,7 +95,8 @@ def test_latent_checkpoint_records_its_autoencoder(latent_run, autoencoder):
     assert recorded["latent_scale"] > 0 and state["model_config"]["image_size"] == 32
     assert recorded["latent_standardisation"] == "all pixels, std sigma_data"
     written = json.loads((latent_run / "config.json").read_text())
-    assert written["image_size"] == 32
+    # the image size and the side the network works at, each under its own name
+    assert (written["image_size"], written["network_size"]) == (64, 32)
     # the training latents' std, measured, beside the sigma_data the preconditioning assumes
     assert written["data_std"] == pytest.approx(written["sigma_data"], rel=0.05)
 
@@ -147,12 +152,20 @@ def test_a_missing_or_different_autoencoder_is_a_one_line_error(latent_run, auto
     assert sorted(p.name for p in run.iterdir()) == before
 
 
+def test_an_image_size_other_than_the_autoencoders_is_refused(small_labels, autoencoder, tmp_path,
+                                                             capsys):
+    out = tmp_path / "run"
+    expect_user_error(train_main, ["--data-dir", str(small_labels), "--out-dir", str(out),
+                                   "--formulation", "edm", "--autoencoder", str(autoencoder),
+                                   "--image-size", "32", *NETWORK, "--max-steps", "1"],
+                      capsys, "--image-size 32", "image size 64", str(autoencoder))
+    assert not out.exists()
+
+
 def test_checkpoints_of_the_older_standardisation_keep_theirs(latent_run, small_labels, autoencoder,
                                                               tmp_path):
     # before the latents were standardised to sigma_data over all pixels, a checkpoint stored the
     # shift and scale of the sector pixels (std 1): sampling and continuing it keep those numbers
-    from semantic_diffusion_model.sampling.latent import LatentSpace
-
     state = torch.load(latent_run / "checkpoint_0000002.pt", weights_only=True)
     state["autoencoder"] |= {"latent_shift": 0.3, "latent_scale": 1.7}
     del state["autoencoder"]["latent_standardisation"]

@@ -2,15 +2,10 @@
 ODE solution are known in closed form (no network: fast)."""
 from __future__ import annotations
 
-import dataclasses
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
-from semantic_diffusion_model.config import DiffusionConfig
 from semantic_diffusion_model.diffusion.ddpm import get_named_beta_schedule
 from semantic_diffusion_model import formulations
 from semantic_diffusion_model.formulations import DDPM
@@ -21,7 +16,7 @@ from semantic_diffusion_model.samplers import (SAMPLER_NAMES, DiscreteVPSchedule
 from semantic_diffusion_model.samplers import dpm_solver
 from semantic_diffusion_model.samplers.sigma_steps import karras_sigmas
 
-from .conftest import REPO, subprocess_env
+from .conftest import REPO
 
 T = 1000
 BETAS = get_named_beta_schedule("cosine", T)
@@ -213,37 +208,47 @@ def test_dpm_solver_clips_the_start_at_log_snr_minus_5_1(steps, monkeypatch):
     assert clipped * 3 < unclipped, (clipped, unclipped)
 
 
-@pytest.mark.slow
-def test_the_registry_is_the_one_list_of_samplers(monkeypatch):
-    import types
+class GreySampler:
+    """A throw-away sampler: one module-like object with the registry's entries (no options of its
+    own), whose images are a constant grey 0.5 in [-1, 1] (191 as uint8) whatever the network."""
 
-    from scripts.run_pipeline import PipelineConfig
-    from scripts.study_nfe import StudyConfig
-    from semantic_diffusion_model.sample import Config as SampleConfig
+    NAME, SUMMARY, DEFAULT_STEPS, OPTIONS = "grey", "a test's constant grey", 3, ()
+
+    @staticmethod
+    def nfe(steps):
+        return 2 * steps
+
+    @staticmethod
+    def sample(denoiser, process, noise, steps, options, progress=False):
+        return torch.full_like(noise(), 0.5)
+
+
+def test_a_sampler_registered_by_a_test_samples_through_the_program(tmp_path, monkeypatch, capsys):
+    import json
+
+    from PIL import Image
+
+    from semantic_diffusion_model.sample import main as sample_main
     from semantic_diffusion_model.samplers import registry
 
-    def choices(cls, name):
-        return next(f.metadata["choices"] for f in dataclasses.fields(cls) if f.name == name)
-
-    assert choices(SampleConfig, "sampler") == SAMPLER_NAMES == tuple(registry.SAMPLERS)
-    assert choices(PipelineConfig, "sampler") == SAMPLER_NAMES
-    study_help = next(f.metadata["help"] for f in dataclasses.fields(StudyConfig) if f.name == "samplers")
-    assert ", ".join(SAMPLER_NAMES) in study_help
-    shown = subprocess.run([sys.executable, "-m", "semantic_diffusion_model.sample", "--help"],
-                           capture_output=True, text=True, cwd=REPO, env=subprocess_env()).stdout
-    words = " ".join(shown.split())
-    for name, module in registry.SAMPLERS.items():
-        assert f"  {name} " in shown and " ".join(module.SUMMARY.split()) in words, name
-    # a new sampler is one module and one registration (plus its name in the samplers of the
-    # formulations it fits): the sampler and --help know it at once
-    fake = types.SimpleNamespace(NAME="fake", SUMMARY="a fake sampler", DEFAULT_STEPS=3,
-                                 OPTIONS=(), nfe=lambda steps: 2 * steps,
-                                 sample=lambda denoiser, process, noise, steps, options, progress: noise())
-    monkeypatch.setitem(registry.SAMPLERS, "fake", fake)
-    monkeypatch.setattr(DDPM, "samplers", (*DDPM.samplers, "fake"))
-    sampler = Sampler("fake", DDPM(DiffusionConfig(), learn_sigma=False).process())
-    assert sampler.steps == 3 and sampler.nfe == 6
-    assert sampler(None, PerSampleNoise([0], (1, 2, 2))).shape == (1, 1, 2, 2)
-    text = registry.describe(formulations.fits())
-    assert "fake" in text and "NFE = 2 x steps" in text
-    assert "a fake sampler. Checkpoints: ddpm;" in " ".join(text.split())
+    stored = REPO / "tests" / "data" / "formulation_checkpoints"  # a ddpm checkpoint and two maps
+    monkeypatch.setitem(registry.SAMPLERS, "grey", GreySampler)
+    monkeypatch.setattr(DDPM, "samplers", (*DDPM.samplers, "grey"))
+    with pytest.raises(SystemExit):
+        sample_main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "grey a test's constant grey. Checkpoints: ddpm; default steps 3; NFE = 2 x steps." in shown
+    sample_main(["--checkpoint", str(stored / "ddpm.pt"), "--maps-dir", str(stored / "maps"),
+                 "--out-dir", str(tmp_path), "--sampler", "grey"])
+    pngs = sorted(tmp_path.rglob("samples/*.png"))
+    assert len(pngs) == 2
+    for png in pngs:
+        assert np.all(np.asarray(Image.open(png)) == 191), png.name
+    summary = json.loads((pngs[0].parent.parent / "summary.json").read_text())
+    assert (summary["sampler"], summary["steps"], summary["nfe_per_image"]) == ("grey", 3, 6)
+    # a checkpoint whose formulation does not list it is refused
+    monkeypatch.setattr(DDPM, "samplers", tuple(s for s in DDPM.samplers if s != "grey"))
+    with pytest.raises(SystemExit):
+        sample_main(["--checkpoint", str(stored / "ddpm.pt"), "--maps-dir", str(stored / "maps"),
+                     "--out-dir", str(tmp_path / "refused"), "--sampler", "grey"])
+    assert not (tmp_path / "refused").exists()

@@ -21,6 +21,7 @@ from semantic_diffusion_model.diffusion.ddpm import GaussianDiffusion, create_di
 from semantic_diffusion_model.training.distributed import DistContext
 from semantic_diffusion_model.train import Trainer, main
 from semantic_diffusion_model.network.unet import SPADEUNet
+from semantic_diffusion_model.space.pixel import PixelSpace
 
 from .conftest import REPO, kill_when, subprocess_env
 
@@ -161,7 +162,7 @@ def test_batches_flip_map_and_image_together_and_drop_labels(small_labels):
                          num_head_channels=16, batch_size=64, label_dropout=0.5, views=("2CH_ED", "4CH_ED"))
     data = PairData.load(config.data_dir, config.views, config.split, 5, 32)
     assert len(data) == 8
-    trainer = Trainer(config, DistContext(), data, None)
+    trainer = Trainer(config, DistContext(), data, None, PixelSpace(config.image_size))
     x0, y = trainer.batch(0)
     index = batch_indices(len(data), 64, 0, 0, 0, 1)
     image = to_model_range(data.images[index])

@@ -7,44 +7,24 @@ model, optimizer, grad_scaler, rng, weights_digest. Written atomically.
 from __future__ import annotations
 
 import hashlib
-import re
 
 import torch
 
-from echo_from_noise import storage
 from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
 from echo_from_noise.cli import config_from_dict
 from echo_from_noise.errors import UserError
+from ..training.checkpoint_series import CheckpointSeries
 from .config import AutoencoderConfig
 from .network import GammaVAE
 
 FORMAT = "echo-from-noise/gamma-vae-checkpoint"
 VERSION = 1
 STABLE_NAME = "autoencoder.pt"  # what later programs take (--autoencoder)
-NAME_PATTERN = re.compile(r"^autoencoder_(\d+)\.pt$")
 
 
-def checkpoint_name(epoch: int) -> str:
-    return f"autoencoder_{epoch:04d}.pt"
-
-
-def list_checkpoints(folder: str) -> list[tuple[int, str]]:
-    """(epoch, path) of the numbered checkpoints in a folder, oldest first."""
-    found = [(int(m.group(1)), storage.join(folder, name)) for name in storage.listdir(folder)
-             if (m := NAME_PATTERN.match(name))]
-    return sorted(found)
-
-
-def latest_checkpoint(folder: str) -> str | None:
-    found = list_checkpoints(folder)
-    return found[-1][1] if found else None
-
-
-def prune_checkpoints(folder: str, keep: int) -> None:
-    """Delete all but the newest ``keep`` numbered checkpoints (0: delete nothing)."""
-    if keep > 0:
-        for _, path in list_checkpoints(folder)[:-keep]:
-            storage.remove(path)
+SERIES = CheckpointSeries("autoencoder", 4)  # autoencoder_<epoch>.pt
+checkpoint_name, list_checkpoints = SERIES.name, SERIES.list
+latest_checkpoint, prune_checkpoints = SERIES.latest, SERIES.prune
 
 
 def save_checkpoint(path: str, state: dict) -> None:

@@ -3,6 +3,7 @@ of decoder(E[z]) against the original, and a figure original | reconstruction | 
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import torch
@@ -10,9 +11,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from echo_from_noise import storage
 from ..training.data import PairData
+from .checkpoint import STABLE_NAME, weights_digest
 from .network import GammaVAE
 
 FIGURE_IMAGES = 4
+EVALUATION_FILE = "evaluation.json"
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -74,3 +77,18 @@ def write_figure(path: str, model: GammaVAE, data: PairData, batch_size: int) ->
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     storage.write_bytes(path, buffer.getvalue())  # atomic (a temporary name renamed)
+
+
+def write_evaluation(out: str, model: GammaVAE, splits: dict[str, PairData], batch_size: int,
+                     epoch: int) -> None:
+    """The end of a training run: evaluation.json (validation and test PSNR / SSIM of the model
+    of ``epoch``) and reconstructions.png of test images in the run folder ``out``."""
+    result = {"epoch": epoch, "checkpoint": storage.join(out, STABLE_NAME),
+              "weights_digest": weights_digest(model),
+              "validation": evaluate(model, splits["validation"], batch_size),
+              "testing": evaluate(model, splits["testing"], batch_size)}
+    write_figure(storage.join(out, "reconstructions.png"), model, splits["testing"], batch_size)
+    storage.write_bytes(storage.join(out, EVALUATION_FILE), (json.dumps(result, indent=2) + "\n").encode())
+    print(f"validation PSNR {result['validation']['psnr']:.2f} dB, SSIM "
+          f"{result['validation']['ssim']:.4f}; test PSNR {result['testing']['psnr']:.2f} dB, "
+          f"SSIM {result['testing']['ssim']:.4f}; autoencoder in {result['checkpoint']}")

@@ -33,7 +33,7 @@ class Sampler:
         """``options``: a SamplerConfig (or a program configuration derived from it); keyword
         ``overrides`` replace some of its fields (e.g. eta=1.0)."""
         if name not in SAMPLERS:
-            raise UserError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLER_NAMES)}")
+            raise UserError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
         self.name, self.module, self.process = name, SAMPLERS[name], process
         if name not in process.samplers:
             raise UserError(f"{what}: sampler {name} does not fit {process.formulation} "

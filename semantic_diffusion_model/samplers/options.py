@@ -10,7 +10,7 @@ import typing
 from dataclasses import field
 
 from .declared import option_names, options_used
-from .registry import SAMPLER_NAMES, SAMPLERS, default_steps_help
+from .registry import SAMPLERS, default_steps_help
 
 
 def _declared_fields() -> list[tuple]:
@@ -32,7 +32,7 @@ def _declared_fields() -> list[tuple]:
 def sampler_config_class() -> type:
     """The configuration of the samplers now registered (built once below, at import)."""
     return dataclasses.make_dataclass("SamplerConfig", [
-        ("sampler", str, field(default="ddpm", metadata={"help": "sampling method (listed above; ddpm and ddim need a ddpm checkpoint)", "choices": SAMPLER_NAMES})),
+        ("sampler", str, field(default="ddpm", metadata={"help": "sampling method (listed above; ddpm and ddim need a ddpm checkpoint)", "choices": SAMPLERS})),  # (the live registry: a sampler registered later is a choice)
         ("steps", int, field(default=0, metadata={"help": f"sampler steps; 0 = the sampler's default ({default_steps_help()})"})),
         *_declared_fields(),
         ("clip_denoised", bool, field(default=True, metadata={"help": "clip each prediction of the clean image to [-1, 1]"})),

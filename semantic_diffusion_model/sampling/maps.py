@@ -18,13 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from echo_from_noise.contract import SPLITS, VIEWS, frame_of_augmented, stem_parts
+from echo_from_noise.contract import (AUGMENTED_SUFFIX, PNG_SUFFIX, SECTOR_MAPS_FOLDER, SPLITS,
+                                      VIEWS, augmented_view, frame_of_augmented, png_name,
+                                      sector_map_folders, stem_parts)
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import list_pngs, read_png
-
-AUGMENTED = "_augmented"
-MAPS_FOLDER = "sector_annotations"
-
 
 @dataclass(frozen=True)
 class MapItem:
@@ -37,10 +35,10 @@ class MapItem:
 def _view_folder(path: Path) -> tuple[Path, str, bool] | None:
     """(step-2 root, view, augmented) if ``path`` lies in LABELS/<VIEW>[_augmented]/sector_annotations."""
     for folder in path.parents:
-        if folder.name == MAPS_FOLDER:
-            view = folder.parent.name.removesuffix(AUGMENTED)
+        if folder.name == SECTOR_MAPS_FOLDER:
+            view = folder.parent.name.removesuffix(AUGMENTED_SUFFIX)
             if view in VIEWS:
-                return folder.parent.parent, view, folder.parent.name.endswith(AUGMENTED)
+                return folder.parent.parent, view, folder.parent.name.endswith(AUGMENTED_SUFFIX)
             return None
     return None
 
@@ -53,14 +51,14 @@ def _item(path: Path) -> MapItem:
     root, view, augmented = place
     split = path.parent.name
     real_stem = frame_of_augmented(path.stem) if augmented else path.stem
-    real = root / view / "images" / split / f"{real_stem}.png"
+    real = sector_map_folders(root, view, split)[0] / png_name(real_stem)
     return MapItem(path.stem, view, path, real if real.is_file() else None)
 
 
 def _map_files(maps_dir: Path, views: tuple[str, ...], splits: tuple[str, ...]) -> list[Path]:
-    if (maps_dir / MAPS_FOLDER).is_dir():  # LABELS/<VIEW>_augmented given for its maps folder
-        maps_dir = maps_dir / MAPS_FOLDER
-    roots = [maps_dir / f"{v}{AUGMENTED}" / MAPS_FOLDER for v in views]
+    if (maps_dir / SECTOR_MAPS_FOLDER).is_dir():  # LABELS/<VIEW>_augmented given for its maps folder
+        maps_dir = maps_dir / SECTOR_MAPS_FOLDER
+    roots = [maps_dir / augmented_view(v) / SECTOR_MAPS_FOLDER for v in views]
     if any(r.is_dir() for r in roots):  # a step-2 root
         folders = [r / s for r in roots for s in splits]
     elif any((maps_dir / s).is_dir() for s in SPLITS):  # one view's maps, by split
@@ -80,12 +78,12 @@ def find_maps(maps_dir: str | Path, views: tuple[str, ...] = VIEWS,
     items = [m for m in items if not m.view or m.view in views]
     if not items:
         raise UserError(f"{maps_dir}: no label map PNGs for views {' '.join(views)} and splits "
-                        f"{' '.join(splits)} (expected <VIEW>_augmented/{MAPS_FOLDER}/<split>/*.png, "
-                        "<split>/*.png or *.png)")
+                        f"{' '.join(splits)} (expected <VIEW>{AUGMENTED_SUFFIX}/{SECTOR_MAPS_FOLDER}/<split>/*{PNG_SUFFIX}, "
+                        f"<split>/*{PNG_SUFFIX} or *{PNG_SUFFIX})")
     items.sort(key=lambda m: (m.view, m.name))
     for a, b in zip(items, items[1:]):
         if (a.view, a.name) == (b.view, b.name):
-            raise UserError(f"{b.path}: same output name as {a.path} ({b.view or '.'}/{b.name}.png)")
+            raise UserError(f"{b.path}: same output name as {a.path} ({b.view or '.'}/{png_name(b.name)})")
     return items
 
 

@@ -20,11 +20,14 @@ import cv2
 import numpy as np
 import torch
 
-from echo_from_noise.contract import SECTOR_COLOURS
+from echo_from_noise.contract import (CONTACT_SHEET_FILE, SAMPLE_COMBINED_FOLDER,
+                                      SAMPLE_LABELS_FOLDER, SAMPLE_LABELS_VISIBLE_FOLDER,
+                                      SAMPLE_OUTPUT_FOLDERS, SAMPLES_FOLDER, SECTOR_COLOURS,
+                                      png_name)
 from echo_from_noise.drawing import HEART_CLASSES, contours
 from echo_from_noise.files import read_png, write_png
 
-OUTPUT_FOLDERS = ("labels", "labels_visible", "combined", "samples")  # written in this order
+OUTPUT_FOLDERS = SAMPLE_OUTPUT_FOLDERS  # written in this order: the sample last
 NO_IMAGE_GREY = 128
 SEPARATOR = 2  # white pixels between panels
 
@@ -76,7 +79,7 @@ def contact_sheet(panels: list[np.ndarray], names: list[str], min_side: int = 12
 
 
 def output_path(view_dir: Path, folder: str, name: str) -> Path:
-    return view_dir / folder / f"{name}.png"
+    return view_dir / folder / png_name(name)
 
 
 def is_done(view_dir: Path, name: str) -> bool:
@@ -104,10 +107,11 @@ def remove_temporaries(view_dir: Path, name: str) -> int:
 def write_outputs(view_dir: Path, name: str, synthetic: np.ndarray, label_map: np.ndarray,
                   real: np.ndarray | None) -> None:
     """Write the four outputs of one map, the sample last."""
-    write_png(output_path(view_dir, "labels", name), label_map.astype(np.uint8))
-    write_png(output_path(view_dir, "labels_visible", name), colour_labels(label_map))
-    write_png(output_path(view_dir, "combined", name), combined_panel(real, synthetic, label_map))
-    write_png(output_path(view_dir, "samples", name), synthetic)
+    write_png(output_path(view_dir, SAMPLE_LABELS_FOLDER, name), label_map.astype(np.uint8))
+    write_png(output_path(view_dir, SAMPLE_LABELS_VISIBLE_FOLDER, name), colour_labels(label_map))
+    write_png(output_path(view_dir, SAMPLE_COMBINED_FOLDER, name),
+              combined_panel(real, synthetic, label_map))
+    write_png(output_path(view_dir, SAMPLES_FOLDER, name), synthetic)
 
 
 def write_contact_sheet(view_dir: Path, names: list[str], count: int = 8) -> Path | None:
@@ -115,7 +119,7 @@ def write_contact_sheet(view_dir: Path, names: list[str], count: int = 8) -> Pat
     done = [n for n in sorted(names) if is_done(view_dir, n)][:count]
     if not done:
         return None
-    panels = [read_png(output_path(view_dir, "combined", n), color=True) for n in done]
-    path = view_dir / "contact_sheet.png"
+    panels = [read_png(output_path(view_dir, SAMPLE_COMBINED_FOLDER, n), color=True) for n in done]
+    path = view_dir / CONTACT_SHEET_FILE
     write_png(path, contact_sheet(panels, done))
     return path

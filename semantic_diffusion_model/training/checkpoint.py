@@ -7,55 +7,27 @@ diffusion_config, label_dropout, model, ema, optimizer, grad_scaler, rng. Files 
 """
 from __future__ import annotations
 
-import random
-import re
-
-import numpy as np
 import torch
 
-from echo_from_noise import storage
 from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
 from echo_from_noise.cli import config_from_dict, config_to_dict
 from echo_from_noise.errors import UserError
 from ..config import DiffusionConfig, ModelConfig
 from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
+from .checkpoint_series import CheckpointSeries
 
 FORMAT = "echo-from-noise/sdm-checkpoint"
 # version 2: vb_weight weighs the per-timestep term L_t (version 1: L_vlb = T L_t); formulations
 VERSION = 2
-NAME_PATTERN = re.compile(r"^checkpoint_(\d+)\.pt$")
-
-
-def checkpoint_name(step: int) -> str:
-    return f"checkpoint_{step:07d}.pt"
-
-
-def list_checkpoints(folder: str) -> list[tuple[int, str]]:
-    """(step, path) of the checkpoints in a folder, oldest first."""
-    found = []
-    for name in storage.listdir(folder):
-        match = NAME_PATTERN.match(name)
-        if match:
-            found.append((int(match.group(1)), storage.join(folder, name)))
-    return sorted(found)
-
-
-def latest_checkpoint(folder: str) -> str | None:
-    found = list_checkpoints(folder)
-    return found[-1][1] if found else None
+SERIES = CheckpointSeries("checkpoint", 7)  # checkpoint_<step>.pt
+checkpoint_name, list_checkpoints = SERIES.name, SERIES.list
+latest_checkpoint, prune_checkpoints = SERIES.latest, SERIES.prune
 
 
 def save_checkpoint(path: str, state: dict) -> None:
     """Write atomically (local or URL); a full disk is a UserError and leaves nothing."""
     save_torch(path, {"format": FORMAT, "version": VERSION, **state})
-
-
-def prune_checkpoints(folder: str, keep: int) -> None:
-    """Delete all but the newest ``keep`` checkpoints (keep = 0: delete nothing)."""
-    if keep > 0:
-        for _, path in list_checkpoints(folder)[:-keep]:
-            storage.remove(path)
 
 
 def load_checkpoint(path: str) -> dict:
@@ -122,37 +94,3 @@ def model_from_state(state: dict, path: str, device: str | torch.device = "cpu",
 def load_model(path: str, device: str | torch.device = "cpu", use_ema: bool = True):
     """Rebuild the network from a checkpoint file alone (see model_from_state)."""
     return model_from_state(load_checkpoint(path), path, device, use_ema)
-
-
-def seed_global_generators(seed: int) -> None:
-    """Seed torch's, numpy's and Python's global generators from --seed at the start of a run, so
-    that the states a checkpoint stores (rng_states) are the same in every run of a command,
-    resumed or not."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-
-
-def rng_states() -> dict:
-    """The torch, numpy and python RNG states as plain, weights_only-loadable values."""
-    _, keys, pos, has_gauss, cached = np.random.get_state()
-    version, py_state, gauss_next = random.getstate()
-    states = {"torch": torch.get_rng_state(),
-              "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                        "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-              "python": {"version": version, "state": torch.tensor(py_state, dtype=torch.int64),
-                         "gauss_next": gauss_next}}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state()
-    return states
-
-
-def set_rng_states(states: dict) -> None:
-    torch.set_rng_state(states["torch"])
-    np_state = states["numpy"]
-    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["cached_gaussian"]))
-    py = states["python"]
-    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state(states["cuda"])

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from echo_from_noise import storage
+from echo_from_noise.contract import IMAGES_FOLDER, PNG_SUFFIX, SECTOR_MAPS_FOLDER
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import read_label_png, read_png
 from echo_from_noise.resize import resize_image, resize_labels
@@ -44,18 +45,20 @@ def list_pairs(data_dir: str, views: tuple[str, ...], split: str) -> list[tuple[
     """(map, image) paths of the given views and split; UserError if none or one is unmatched."""
     pairs = []
     for view in views:
-        map_dir = storage.join(data_dir, view, "sector_annotations", split)
-        image_dir = storage.join(data_dir, view, "images", split)
+        # (the folders of contract.sector_map_folders, joined as text: --data-dir may be a URL)
+        map_dir = storage.join(data_dir, view, SECTOR_MAPS_FOLDER, split)
+        image_dir = storage.join(data_dir, view, IMAGES_FOLDER, split)
         images = set(storage.listdir(image_dir))
         for name in storage.listdir(map_dir):
-            if not name.endswith(".png"):
+            if not name.endswith(PNG_SUFFIX):
                 continue
             if name not in images:
                 raise UserError(f"{storage.join(map_dir, name)}: no matching image in {image_dir}")
             pairs.append((storage.join(map_dir, name), storage.join(image_dir, name)))
     if not pairs:
         raise UserError(f"{data_dir}: no map/image pairs for views {list(views)}, split {split} "
-                        f"(expected <VIEW>/sector_annotations/{split}/*.png and <VIEW>/images/{split}/*.png)")
+                        f"(expected <VIEW>/{SECTOR_MAPS_FOLDER}/{split}/*{PNG_SUFFIX} and "
+                        f"<VIEW>/{IMAGES_FOLDER}/{split}/*{PNG_SUFFIX})")
     return pairs
 
 
@@ -84,6 +87,14 @@ class PairData:
         """The standard deviation of the training images in the model's range [-1, 1] (all
         pixels): what EDM's sigma_data stands for (config.json reports both)."""
         return float(self.images.float().div(127.5).sub(1.0).std())
+
+    def clean_inputs(self, index: torch.Tensor, flip: torch.Tensor, device: torch.device,
+                     channels: int) -> torch.Tensor:
+        """The network's clean inputs x0 of the pairs ``index``, mirrored where ``flip``: the images
+        in [-1, 1], (N, channels, H, W)."""
+        images = self.images[index]
+        images = torch.where(flip[:, None, None], images.flip(-1), images)
+        return to_model_range(images.to(device, non_blocking=True), channels)
 
     @classmethod
     def load(cls, data_dir: str, views: tuple[str, ...], split: str, num_classes: int, size: int,

@@ -42,6 +42,13 @@ class LatentData:
         return {"latent_shift": self.shift, "latent_scale": self.scale,
                 "latent_standardisation": self.rule}
 
+    def clean_inputs(self, index: torch.Tensor, flip: torch.Tensor, device: torch.device,
+                     channels: int = 1) -> torch.Tensor:
+        """The network's clean inputs x0 of the pairs ``index``: the latent of each image, of its
+        mirror image where ``flip`` (never a mirrored latent)."""
+        return torch.where(flip[:, None, None, None], self.flipped[index],
+                           self.latents[index]).to(device, non_blocking=True)
+
     @property
     def data_std(self) -> float:
         """The standard deviation of the standardised training latents (all pixels)."""

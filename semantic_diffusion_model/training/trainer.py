@@ -9,37 +9,32 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from echo_from_noise.cli import config_to_dict
-from echo_from_noise.device import autocast_dtype
-from ..config import DiffusionConfig, ModelConfig, TrainConfig, sub_config
+from ..config import DiffusionConfig, TrainConfig, sub_config
 from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
-from .checkpoint import rng_states, seed_global_generators, set_rng_states
-from .data import PairData, batch_indices, one_hot, step_seed, to_model_range
-from .latents import LatentData
+from .data import PairData, batch_indices, one_hot, step_seed
 from .distributed import DistContext, finite_on_every_rank
+from .latents import LatentData
 from .ema import EMA
 from .logger import ProgressLog
+from .resumable import Resumable
 
 
 class Trainer:
     """Model, EMA, optimiser and data of one process; ``step(i)`` does optimiser step i."""
 
     def __init__(self, config: TrainConfig, ctx: DistContext, data: PairData | LatentData,
-                 state: dict | None, autoencoder: dict | None = None):
-        """``data``: images, or their autoencoder latents (then ``autoencoder`` describes it)."""
-        self.config, self.ctx, self.data, self.autoencoder = config, ctx, data, autoencoder
-        self.model_config = sub_config(ModelConfig, config)
+                 state: dict | None, space):
+        """``data``: the pairs as the network sees them, in ``space`` (a space.pixel.PixelSpace or
+        space.latent.LatentSpace: the network's part of ``config``, the checkpoint's record)."""
+        self.config, self.ctx, self.data, self.space = config, ctx, data, space
+        self.model_config = space.network_config(config)
         self.diffusion_config = sub_config(DiffusionConfig, config)
         self.formulation = formulation_of(self.diffusion_config, config.learn_sigma)
         device = ctx.device
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-            torch.backends.cudnn.benchmark = True
-        seed_global_generators(config.seed)  # the same initial weights on every rank
+        self.resumable = Resumable(ctx, config.seed, config.precision, benchmark=True)
         self.model = SPADEUNet(self.model_config).to(device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -47,21 +42,13 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay,
                                            fused=device.type == "cuda")
-        self.amp_dtype = autocast_dtype(config.precision, device)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.start_step = 0
         if state is not None:
-            self.model.load_state_dict(state["model"])
             self.ema.load_state_dict(state["ema"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if state.get("grad_scaler"):
-                self.scaler.load_state_dict(state["grad_scaler"])
-            set_rng_states(state["rng"])
+            self.resumable.restore(state, self.model, self.optimizer)
             self.start_step = int(state["step"])
         net = self.formulation.network(self.model)
-        net = torch.compile(net) if config.compile else net
-        self.net = (DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-                    if ctx.distributed else net)
+        self.net = self.resumable.data_parallel(torch.compile(net) if config.compile else net)
 
     def lr_at(self, step: int) -> float:
         if self.config.lr_schedule == "constant":
@@ -81,13 +68,7 @@ class Trainer:
         flip = flip & c.random_flip
         maps = torch.where(flip[:, None, None], maps.flip(-1), maps)
         device = ctx.device
-        if isinstance(self.data, LatentData):  # the latent of the (mirrored) image
-            x0 = torch.where(flip[:, None, None, None], self.data.flipped[index],
-                             self.data.latents[index]).to(device, non_blocking=True)
-        else:
-            images = self.data.images[index]
-            images = torch.where(flip[:, None, None], images.flip(-1), images)
-            x0 = to_model_range(images.to(device, non_blocking=True), c.in_channels)
+        x0 = self.data.clean_inputs(index, flip, device, self.model_config.in_channels)
         y = one_hot(maps.to(device, non_blocking=True), c.num_classes)
         y = y * keep.to(device)[:, None, None, None]  # the all-zero map is the null label
         if c.channels_last:
@@ -111,18 +92,17 @@ class Trainer:
             part = slice(start, start + micro)
             last = start + micro >= c.batch_size
             sync = (contextlib.nullcontext() if last or not self.ctx.distributed else self.net.no_sync())
-            with sync, torch.autocast(device.type, dtype=self.amp_dtype or torch.float32,
-                                      enabled=self.amp_dtype is not None):
+            with sync, self.resumable.autocast():
                 terms = self.losses(x0[part], level[part], y[part], noise[part])
                 loss = terms["loss"].sum() / c.batch_size
-            self.scaler.scale(loss).backward()
+            self.resumable.scaler.scale(loss).backward()
             terms_all.append(terms)
         terms = {k: torch.cat([p[k] for p in terms_all]) for k in terms_all[0]}
-        self.scaler.unscale_(self.optimizer)
+        self.resumable.scaler.unscale_(self.optimizer)
         finite, grad_norm = finite_on_every_rank(terms["loss"], self.model)
         if finite:
-            self.scaler.step(self.optimizer)
-        self.scaler.update()
+            self.resumable.scaler.step(self.optimizer)
+        self.resumable.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         if finite:
             self.ema.update(self.model, step)
@@ -143,8 +123,5 @@ class Trainer:
         return {"step": step, "config": config_to_dict(self.config),
                 "model_config": config_to_dict(self.model_config),
                 "diffusion_config": config_to_dict(self.diffusion_config),
-                "label_dropout": self.config.label_dropout, "autoencoder": self.autoencoder,
-                "model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-                "rng": rng_states()}
+                "label_dropout": self.config.label_dropout, "autoencoder": self.space.record,
+                "ema": self.ema.state_dict(), **self.resumable.state(self.model, self.optimizer)}
