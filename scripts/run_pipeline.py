@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -234,6 +235,8 @@ class StageRunner:
         instead of running them (--slurm)."""
         self.work, self.dry_run, self.count, self.started = work, dry_run, 0, time.time()
         self.only, self.jobs, self.names = only, jobs, []
+        self.outputs: dict[str, str] = {}  # each stage's output folder, to find who reads it
+        self.redone: set[str] = set()      # stages run (or to be run) by this invocation
         self.env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
     def run(self, name: str, command: list[str], kind: str = "gpu") -> None:
@@ -241,13 +244,24 @@ class StageRunner:
         of the stage needs): cpu, gpu (one process) or gpus (one process per GPU, --launcher)."""
         self.count += 1
         self.names.append(name)
+        inputs = [earlier for earlier, output in self.outputs.items()
+                  if output and any(arg == output or arg.startswith(output + os.sep)
+                                    for arg in command)]
+        self.outputs[name] = output = stage_output(command)
         if self.only and name != self.only:
             return
         marker = self.work / ".stages" / f"{name}.json"
         if marker.is_file() and json.loads(marker.read_text())["command"] == command:
-            if self.jobs is None:
-                print(f"[{self.count:2d}] {name}: done before, skipped", flush=True)
-            return
+            if not self.newer_than(marker, inputs):
+                if self.jobs is None:
+                    print(f"[{self.count:2d}] {name}: done before, skipped", flush=True)
+                return
+            # what it read was made again: its finished output would only be resumed, so it goes
+            print(f"[{self.count:2d}] {name}: {', '.join(inputs)} ran again since; starting it "
+                  "afresh", flush=True)
+            if not self.dry_run and self.jobs is None:
+                self.start_afresh(marker, Path(output))
+        self.redone.add(name)
         if self.jobs is not None:
             self.jobs.append(StageJob(name, command, kind))
             return
@@ -267,6 +281,35 @@ class StageRunner:
             tmp.write_text(json.dumps({"command": command, "seconds": round(seconds, 1)}, indent=1))
         print(f"[{self.count:2d}] {name}: finished in {seconds:.1f} s "
               f"(pipeline {(time.time() - self.started) / 60:.1f} min)", flush=True)
+
+
+    def start_afresh(self, marker: Path, output: Path) -> None:
+        """Forget a finished stage: its marker, and its output folder when that lies in WORK."""
+        marker.unlink()
+        output = output.resolve()
+        if output.is_relative_to(self.work.resolve()) and output.is_dir():
+            shutil.rmtree(output)
+
+    def newer_than(self, marker: Path, inputs: list[str]) -> bool:
+        """Whether a stage whose output this one reads was run again after it finished (in this
+        invocation, or in an earlier one stopped before this stage came): its result is stale
+        even though its own command did not change."""
+        finished = marker.stat().st_mtime
+        for earlier in inputs:
+            if earlier in self.redone:
+                return True
+            other = self.work / ".stages" / f"{earlier}.json"
+            if other.is_file() and other.stat().st_mtime > finished:
+                return True
+        return False
+
+
+def stage_output(command: list[str]) -> str:
+    """The folder a stage writes: its --out-dir (with --dataset-name, the data set in it)."""
+    def value(option: str) -> str | None:
+        return command[command.index(option) + 1] if option in command else None
+    out, name = value("--out-dir"), value("--dataset-name")
+    return "" if out is None else os.path.join(out, name) if name else out
 
 
 class Folders:
