@@ -252,12 +252,13 @@ class StageRunner:
             return
         marker = self.work / ".stages" / f"{name}.json"
         if marker.is_file() and json.loads(marker.read_text())["command"] == command:
-            if not self.newer_than(marker, inputs):
+            redone = self.redone_since(marker, inputs)
+            if not redone:
                 if self.jobs is None:
                     print(f"[{self.count:2d}] {name}: done before, skipped", flush=True)
                 return
             # what it read was made again: its finished output would only be resumed, so it goes
-            print(f"[{self.count:2d}] {name}: {', '.join(inputs)} ran again since; starting it "
+            print(f"[{self.count:2d}] {name}: {', '.join(redone)} ran again since; starting it "
                   "afresh", flush=True)
             if not self.dry_run and self.jobs is None:
                 self.start_afresh(marker, Path(output))
@@ -290,18 +291,14 @@ class StageRunner:
         if output.is_relative_to(self.work.resolve()) and output.is_dir():
             shutil.rmtree(output)
 
-    def newer_than(self, marker: Path, inputs: list[str]) -> bool:
-        """Whether a stage whose output this one reads was run again after it finished (in this
-        invocation, or in an earlier one stopped before this stage came): its result is stale
-        even though its own command did not change."""
+    def redone_since(self, marker: Path, inputs: list[str]) -> list[str]:
+        """The stages whose output this one reads that were run again after it finished (in this
+        invocation, or in an earlier one stopped before this stage came): then its result is
+        stale even though its own command did not change."""
         finished = marker.stat().st_mtime
-        for earlier in inputs:
-            if earlier in self.redone:
-                return True
-            other = self.work / ".stages" / f"{earlier}.json"
-            if other.is_file() and other.stat().st_mtime > finished:
-                return True
-        return False
+        return [earlier for earlier in inputs if earlier in self.redone
+                or ((other := self.work / ".stages" / f"{earlier}.json").is_file()
+                    and other.stat().st_mtime > finished)]
 
 
 def stage_output(command: list[str]) -> str:
