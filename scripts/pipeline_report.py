@@ -131,8 +131,8 @@ def write_report(results: dict, out: Path, figure: Path | None, settings: str,
         for phase in ("", "ED", "ES"):
             rows = [r for r in tested[row.name] if not phase or r["phase"] == phase]
             reference = real and [r for r in real if not phase or r["phase"] == phase]
-            if not rows:
-                continue
+            if not rows or (phase and len(rows) == len(tested[row.name])):
+                continue  # nothing of that phase, or all of it (a per-view row of one phase)
             patients = len({r["patient"] for r in rows})
             name = row.label if not phase else f"&nbsp;&nbsp;{phase} frames"
             epochs = epochs_text(trainings[row.name]) if not phase else ""

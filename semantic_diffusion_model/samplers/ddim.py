@@ -16,7 +16,8 @@ import torch
 
 from echo_from_noise.errors import UserError
 
-from ..diffusion.respacing import respaced_diffusion, reverse_steps, space_timesteps
+from ..diffusion.respacing import respaced_diffusion, reverse_steps
+from .ddpm import check_steps, nfe  # noqa: F401 (the same respaced steps: part of this sampler)
 from .noise import PerSampleNoise
 from .process import Process
 
@@ -36,15 +37,6 @@ OPTIONS = (Options,)
 def check(options, process: Process, what: str) -> None:
     if options.eta < 0:
         raise UserError(f"--eta must be >= 0, got {options.eta}")
-
-
-def nfe(steps: int) -> int:
-    return steps
-
-
-def check_steps(process: Process, steps: int) -> None:
-    """UserError unless 1 <= steps <= T (the respaced diffusion keeps that many timesteps)."""
-    space_timesteps(len(process.betas), steps)
 
 
 def sample(denoiser, process: Process, noise: PerSampleNoise, steps: int, options,
