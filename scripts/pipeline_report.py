@@ -147,7 +147,9 @@ def write_report(results: dict, out: Path, figure: Path | None, settings: str,
               "phase. The few-real rows keep the real (and synthetic) training and validation "
               "images of a share of the patients, chosen by patient. Every row's network is trained "
               "for a fixed number of epochs (never a time limit), so the table does not depend on "
-              "machine load.", ""]
+              "machine load; a row with more training images therefore takes more optimisation "
+              "steps (real + synthetic: about 3 times its real-only row's), so compare such rows "
+              "with a real-only network trained as many steps (docs/pipeline.md).", ""]
     notes = schedule_notes(trainings)
     if notes:
         lines += notes + [""]
