@@ -37,7 +37,7 @@ def save_torch(path: str | Path, content: dict[str, Any]) -> None:
 
 def _load(path: str | Path) -> Any:
     if storage.is_url(str(path)):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         with bf.BlobFile(str(path), "rb") as f:
             return torch.load(f, map_location="cpu", weights_only=True)
     # memory-mapped: only the tensors actually used are read

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -122,8 +123,6 @@ def check_program_options(module_name: str, argv: list[str]) -> None:
     options parsed with its configuration (the module's ``CONFIG``: the class, or a function of
     argv giving it) and checked by its ``check_options`` (no file is read). Modules without
     ``CONFIG`` are not checked."""
-    import importlib
-
     module = importlib.import_module(module_name)
     cls = getattr(module, "CONFIG", None)
     if cls is None:

@@ -94,7 +94,7 @@ def process_count(env: Mapping[str, str] | None = None) -> int:
     if launcher == "slurm":
         return _whole_number(env, "SLURM_NTASKS", "1")
     if launcher == "mpi":
-        from mpi4py import MPI
+        from mpi4py import MPI  # only under mpiexec: importing it initialises MPI
 
         return MPI.COMM_WORLD.Get_size()
     return 1

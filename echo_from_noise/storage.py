@@ -23,21 +23,21 @@ def is_url(path: str) -> bool:
 
 def join(folder: str, *names: str) -> str:
     if is_url(folder):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         return bf.join(folder, *names)
     return str(Path(folder, *names))
 
 
 def exists(path: str) -> bool:
     if is_url(path):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         return bf.exists(path)
     return os.path.exists(path)
 
 
 def is_file(path: str) -> bool:
     if is_url(path):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         return bf.exists(path) and not bf.isdir(path)
     return os.path.isfile(path)
 
@@ -45,7 +45,7 @@ def is_file(path: str) -> bool:
 def listdir(folder: str) -> list[str]:
     """Names in a folder, sorted; [] if it does not exist. Hidden (temporary) names are left out."""
     if is_url(folder):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         names = [n.rstrip("/") for n in bf.listdir(folder)] if bf.isdir(folder) else []
     else:
         names = os.listdir(folder) if os.path.isdir(folder) else []
@@ -55,7 +55,7 @@ def listdir(folder: str) -> list[str]:
 def read_bytes(path: str) -> bytes:
     try:
         if is_url(path):
-            import blobfile as bf
+            import blobfile as bf  # only URLs need it (a slow import)
             with bf.BlobFile(path, "rb") as f:
                 return f.read()
         return Path(path).read_bytes()
@@ -68,7 +68,7 @@ def open_atomic(path: str) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through, all-or-nothing: a temporary name renamed into
     place when the block ends (local) or an upload completed then (URL)."""
     if is_url(path):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         with bf.BlobFile(path, "wb") as f:
             yield f
         return
@@ -114,7 +114,7 @@ def local_copy(path: str) -> Iterator[str]:
 
 def remove(path: str) -> None:
     if is_url(path):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         bf.remove(path)
     else:
         Path(path).unlink(missing_ok=True)
@@ -123,7 +123,7 @@ def remove(path: str) -> None:
 def ensure_writable_folder(folder: str) -> None:
     """Create the folder (local) and check it can be written; UserError otherwise."""
     if is_url(folder):
-        import blobfile as bf
+        import blobfile as bf  # only URLs need it (a slow import)
         probe = bf.join(folder, ".write-test")
         write_bytes(probe, b"")
         remove(probe)

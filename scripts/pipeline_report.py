@@ -168,7 +168,7 @@ def write_report(results: dict, out: Path, figure: Path | None, settings: str,
 def real_vs_synthetic_figure(samples_dir: Path, views: list[str], out: Path, per_view: int = 2
                              ) -> Path | None:
     """Stack the first ``combined/`` panels of each view (real | synthetic | overlay | contours)."""
-    import matplotlib
+    import matplotlib  # only the figure needs it (about 1 s to import)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -320,7 +320,7 @@ def write_figure(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from echo_segmentation.figures import save_figure
+    from echo_segmentation.figures import save_figure  # imports matplotlib too
 
     remember_training_lengths(rows)
     legend_rows = -(-len({(r["label"], r["sampler"]) for r in rows}) // 4)
@@ -404,8 +404,9 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
     import matplotlib  # only the figure needs it
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
-    from echo_segmentation.figures import save_figure
+    from echo_segmentation.figures import save_figure  # imports matplotlib too
 
     generated = [r for r in rows if r["nfe"]]
     remember_training_lengths(rows)
@@ -435,8 +436,6 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
                 ax.axhline(r["dice_mean"], color="grey", linestyle="--", label="real training frames")
     left.set_xlabel("sampling GFLOP per image")
     right.set_xlabel("generator training GFLOP (forward and backward of every image)")
-    from matplotlib.ticker import NullFormatter
-
     for ax in (left, right):
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a log axis overlap

@@ -83,7 +83,7 @@ def init_distributed(dist_host: str = "") -> DistContext:
         local_rank = int(os.environ.get("LOCAL_RANK", 0))
         init_method = "env://"
     elif launcher == "mpi":
-        from mpi4py import MPI
+        from mpi4py import MPI  # only under mpiexec: importing it initialises MPI
 
         comm = MPI.COMM_WORLD
         rank, world = comm.Get_rank(), comm.Get_size()
@@ -160,7 +160,7 @@ def stop_all_on_error(context: DistContext) -> Iterator[None]:
         sys.stdout.flush()
         sys.stderr.flush()
         if context.launcher == "mpi":
-            from mpi4py import MPI
+            from mpi4py import MPI  # only under mpiexec: importing it initialises MPI
             time.sleep(0.5)  # let mpiexec forward the message before it kills the job
             MPI.COMM_WORLD.Abort(code)
         os._exit(code)
