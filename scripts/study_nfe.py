@@ -322,7 +322,7 @@ def write_figure(rows: list[dict], path: Path) -> None:
 
     from echo_segmentation.figures import save_figure  # imports matplotlib too
 
-    remember_training_lengths(rows)
+    style = line_styles(rows)
     legend_rows = -(-len({(r["label"], r["sampler"]) for r in rows}) // 4)
     fig, axes = plt.subplots(1, len(HEADER), figsize=(4 * len(HEADER), 3.4 + 0.2 * legend_rows),
                              sharex=True)
@@ -353,32 +353,29 @@ def write_figure(rows: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def style(label: str, sampler: str) -> dict:
-    """One colour per model (formulation and space), a solid line for the longest training and a
-    dashed one for shorter ones, one marker per sampler: 16 lines stay tellable apart."""
+NFE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def line_styles(rows: list[dict]):
+    """style(label, sampler) -> errorbar keywords: one colour per model (formulation and space,
+    in the order the rows list them), one marker per sampler, a solid line for a model's longest
+    training and a dashed one for shorter ones, so that 16 lines stay tellable apart and both
+    figures draw each line alike."""
     colours = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
                "tab:pink", "tab:olive", "tab:cyan", "tab:grey")
     markers = ("o", "s", "^", "D", "v", "P", "X", "*")
-    model, steps = family(label), label.rpartition("_s")[2]
-    short = steps.isdigit() and int(steps) < STYLE_LONGEST.get(model, 0)
-    return dict(color=colours[STYLE_MODELS.setdefault(model, len(STYLE_MODELS)) % len(colours)],
-                marker=markers[STYLE_SAMPLERS.setdefault(sampler, len(STYLE_SAMPLERS)) % len(markers)],
-                linestyle="--" if short else "-")
+    generated = [r for r in rows if r["nfe"]]
+    models = list(dict.fromkeys(family(r["label"]) for r in generated))
+    samplers = list(dict.fromkeys(r["sampler"] for r in generated))
+    longest = {m: max((training_steps(r["label"]) or 0 for r in generated
+                       if family(r["label"]) == m), default=0) for m in models}
 
-
-NFE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
-STYLE_MODELS: dict[str, int] = {}    # the order models and samplers were first drawn in, so that
-STYLE_SAMPLERS: dict[str, int] = {}  # both figures give each the same colour and marker
-STYLE_LONGEST: dict[str, int] = {}   # each model's longest training, drawn solid
-
-
-def remember_training_lengths(rows: list[dict]) -> None:
-    """Fill STYLE_LONGEST from the rows before drawing."""
-    for r in rows:
-        steps = r["label"].rpartition("_s")[2]
-        if r["nfe"] and steps.isdigit():
-            model = family(r["label"])
-            STYLE_LONGEST[model] = max(STYLE_LONGEST.get(model, 0), int(steps))
+    def style(label: str, sampler: str) -> dict:
+        model, steps = family(label), training_steps(label)
+        return dict(color=colours[models.index(model) % len(colours)],
+                    marker=markers[samplers.index(sampler) % len(markers)],
+                    linestyle="--" if steps is not None and steps < longest[model] else "-")
+    return style
 
 
 def legend_below(fig, ax) -> None:
@@ -397,6 +394,12 @@ def family(label: str) -> str:
     return head if head and tail.isdigit() else label
 
 
+def training_steps(label: str) -> int | None:
+    """A checkpoint label's training length (edm_s150 -> 150), None without one."""
+    head, _, tail = label.rpartition("_s")
+    return int(tail) if head and tail.isdigit() else None
+
+
 def write_cost_figure(rows: list[dict], path: Path) -> None:
     """Mean Dice against the cost axes: sampling GFLOP per image (one line per checkpoint and
     sampler) and generator training GFLOP (one line per model, sampler and NFE across the
@@ -409,7 +412,7 @@ def write_cost_figure(rows: list[dict], path: Path) -> None:
     from echo_segmentation.figures import save_figure  # imports matplotlib too
 
     generated = [r for r in rows if r["nfe"]]
-    remember_training_lengths(rows)
+    style = line_styles(rows)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for key, ax in (((lambda r: (r["label"], r["sampler"])), left),
                     ((lambda r: (family(r["label"]), r["sampler"], r["nfe"])), right)):
