@@ -240,7 +240,8 @@ class BackgroundRuns:
 
     def __init__(self, request, tmp_path_factory):
         self.request, self.tmp_path_factory = request, tmp_path_factory
-        self.env = subprocess_env()  # now, before any test changes os.environ
+        # now, before any test changes os.environ; one thread: the lane is the second core's
+        self.env = {**subprocess_env(), "OMP_NUM_THREADS": "1"}
         self.runs: dict[str, BackgroundRun] = {}
         self.lane: threading.Thread | None = None
         self.queue: list[BackgroundRun] = []

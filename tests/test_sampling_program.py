@@ -154,7 +154,7 @@ def test_several_seeds_per_map_add_images_and_keep_the_first(reference, tiny_che
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_set(tiny_checkpoint, maps_2ch, tmp_path):
-    slow = ["--sampler", "ddpm", "--steps", "40", "--batch-size", "1", "--num-samples", "6"]
+    slow = ["--sampler", "ddpm", "--steps", "20", "--batch-size", "1", "--num-samples", "6"]
     command = [sys.executable, "-m", "semantic_diffusion_model.sample", "--checkpoint",
                str(tiny_checkpoint), "--maps-dir", str(maps_2ch), "--out-dir", str(tmp_path / "killed"),
                *slow]
@@ -188,7 +188,7 @@ def test_mpiexec_two_ranks_generate_every_map_once(reference, tiny_checkpoint, m
 
 # --- independent jobs on one --out-dir: each map claimed by one job -------------------------------
 
-SHARED = ["--sampler", "ddpm", "--steps", "10", "--batch-size", "1"]  # batch 1: exact same bits
+SHARED = ["--sampler", "ddpm", "--steps", "4", "--batch-size", "1"]  # batch 1: exact same bits
 
 
 def start_job(checkpoint, maps_dir, out_dir, log: Path, *options) -> subprocess.Popen:
