@@ -2,11 +2,12 @@
 
 Each program describes its options once, as a dataclass whose fields carry a ``help`` text in
 their metadata. ``parse_config`` derives the argparse parser from it, and ``save_config`` writes the
-exact configuration next to the program's outputs, so nothing is defined twice.
+exact configuration next to the program's outputs, so nothing is defined twice. An option the
+command line must give is declared with ``required``.
 
     @dataclass
     class Config:
-        data_dir: str = field(default="", metadata={"help": "folder of ...", "required": True})
+        data_dir: str = required("folder of ...")
         size: int = field(default=256, metadata={"help": "output size in pixels"})
         views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "...", "choices": VIEWS})
 
@@ -55,6 +56,12 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keep the program description's line breaks and show every option's default."""
+
+
+def required(help_text: str, default: Any = "") -> Any:
+    """The field of an option the command line must give (its --help shows no default);
+    ``default`` fills only a configuration built in code without it."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "required": True})
 
 
 def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import parse_config, required, run_program
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path
 
@@ -23,9 +23,8 @@ from .results_folder import read_summary
 
 @dataclass
 class CompareConfig:
-    results: tuple[str, ...] = field(default=(), metadata={
-        "help": "result folders written by echo_segmentation.test (each with summary.json)",
-        "required": True})
+    results: tuple[str, ...] = required("result folders written by echo_segmentation.test (each "
+                                        "with summary.json)", default=())
     out: Optional[str] = field(default=None, metadata={
         "help": "Markdown file to write (the table is printed in any case)"})
     names: Optional[tuple[str, ...]] = field(default=None, metadata={

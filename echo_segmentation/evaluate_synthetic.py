@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 
 from echo_from_noise.cli import (parse_config, prefixed_options, prefixed_values,
-                                 require_at_least, run_program, save_config)
+                                 require_at_least, required, run_program, save_config)
 from echo_from_noise.contract import DATASET_CONFIG_FILE, VIEWS
 from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
@@ -75,14 +75,12 @@ VIEW_OPTIONS = ("classes", "network", "image_size", "batch_size", "epochs")
 
 @dataclass
 class EvaluateOwnConfig:
-    samples_dir: str = field(default="", metadata={
-        "help": "the synthetic set: a step-3 samples root (<VIEW>/samples/ and <VIEW>/labels/)",
-        "required": True})
-    extract_dir: str = field(default="", metadata={
-        "help": "the real data: a step-1 extraction root (<VIEW>/images/<split>/), whose training "
-                "frames are the reference for memorisation and whose testing frames are the real "
-                "reference of every measure", "required": True})
-    out_dir: str = field(default="", metadata={"help": "output folder", "required": True})
+    samples_dir: str = required("the synthetic set: a step-3 samples root (<VIEW>/samples/ and "
+                                "<VIEW>/labels/)")
+    extract_dir: str = required("the real data: a step-1 extraction root (<VIEW>/images/<split>/), "
+                                "whose training frames are the reference for memorisation and whose "
+                                "testing frames are the real reference of every measure")
+    out_dir: str = required("output folder")
     views: tuple[str, ...] = field(default=VIEWS, metadata={
         "help": "views to evaluate (those the samples root has)", "choices": VIEWS})
     segmenter: str = field(default="", metadata={

@@ -5,6 +5,7 @@ by echo_segmentation.test, read by echo_segmentation.compare.
     summary.json   segmentation_scores.results_summary, undefined numbers as null
     report.md      the summary's tables (report.render_report)
     cases.png, dice_boxplot.png, predictions/<stem>.png (the predicted label maps, optional)
+    config.json    the test's configuration (written by segmentation_tester)
 """
 from __future__ import annotations
 

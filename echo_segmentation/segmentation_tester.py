@@ -2,7 +2,8 @@
 
 read the checkpoint and every test image (all checked before anything is written) -> predict at
 the network's input size -> score each image against its ground truth -> summarise -> write the
-results folder (results_folder: metrics.csv, summary.json, report.md, figures, predictions).
+results folder (results_folder: metrics.csv, summary.json, report.md, figures, predictions) and
+config.json -> one closing line.
 
 Images whose size differs from the network's input are resized for prediction and the predictions
 resized back (nearest), so metrics are computed at the size of the ground truth.
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from echo_from_noise.cli import save_config
 from echo_from_noise.device import pick_device
 from echo_from_noise.files import check_writable
 
 from .data import list_pairs, read_pair
 from .inference import predict_images
 from .model import load_model
-from .results_folder import write_results
+from .report import headline
+from .results_folder import REPORT_FILE, write_results
 from .segmentation_scores import results_summary, score_images, spacing_for
 
 
@@ -35,9 +38,9 @@ def read_test_images(data_dir: str, split: str, views: tuple[str, ...] | None, s
     return [p.stem for p in pairs], list(images), list(truths)
 
 
-def run_segmentation_test(config) -> dict:
+def run_segmentation_test(config) -> None:
     """Test the checkpoint of ``config`` (a TestConfig of echo_segmentation.test) on its test
-    images and write the results folder ``config.out_dir``; the summary."""
+    images and write the results folder ``config.out_dir``."""
     device = pick_device(config.device)
     network, train_config, checkpoint = load_model(config.checkpoint, device)
     size = train_config.image_size
@@ -50,4 +53,5 @@ def run_segmentation_test(config) -> dict:
     rows = score_images(stems, predictions, truths, spacing)
     summary = results_summary(config, out, spacing, rows, train_config, checkpoint)
     write_results(out, rows, summary, images, truths, predictions, config.save_predictions)
-    return summary
+    save_config(config, out / "config.json")
+    print(f"{headline(summary)}; report: {out / REPORT_FILE}")

@@ -16,26 +16,21 @@ predictions resized back (nearest), so metrics are computed at the size of the g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
-from echo_from_noise.cli import parse_config, require_at_least, run_program, save_config
+from echo_from_noise.cli import parse_config, require_at_least, required, run_program
 from echo_from_noise.contract import SPLITS, VIEWS
 
-from .report import headline
-from .results_folder import REPORT_FILE
 from .segmentation_tester import run_segmentation_test
 
 
 @dataclass
 class TestConfig:
-    checkpoint: str = field(default="", metadata={
-        "help": "segmentation checkpoint (best.pt or last.pt of echo_segmentation.train)",
-        "required": True})
-    data_dir: str = field(default="", metadata={
-        "help": "real test data: extraction root EXTRACT, a view folder EXTRACT/<VIEW>, or a "
-                "dataset folder SEG/<dataset>", "required": True})
-    out_dir: str = field(default="", metadata={"help": "results folder", "required": True})
+    checkpoint: str = required("segmentation checkpoint (best.pt or last.pt of "
+                               "echo_segmentation.train)")
+    data_dir: str = required("real test data: extraction root EXTRACT, a view folder "
+                             "EXTRACT/<VIEW>, or a dataset folder SEG/<dataset>")
+    out_dir: str = required("results folder")
     views: Optional[tuple[str, ...]] = field(default=None, metadata={
         "help": "views to test when --data-dir is an extraction root (default: all present)",
         "choices": VIEWS})
@@ -56,10 +51,7 @@ def check_options(config: TestConfig) -> None:
 
 def run(config: TestConfig) -> None:
     check_options(config)
-    summary = run_segmentation_test(config)
-    out = Path(config.out_dir)
-    save_config(config, out / "config.json")
-    print(f"{headline(summary)}; report: {out / REPORT_FILE}")
+    run_segmentation_test(config)
 
 
 CONFIG = TestConfig  # (what the pipeline checks its options with)

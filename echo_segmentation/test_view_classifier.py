@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from echo_from_noise.cli import parse_config, require_at_least, run_program, save_config
+from echo_from_noise.cli import (parse_config, require_at_least, required, run_program,
+                                 save_config)
 from echo_from_noise.contract import SPLITS
 from echo_from_noise.files import atomic_path, check_writable, write_csv
 
@@ -26,13 +27,11 @@ ID_COLUMNS = ["stem", "patient", "view", "truth", "prediction"]
 
 @dataclass
 class ViewTestConfig:
-    checkpoint: str = field(default="", metadata={
-        "help": "view classifier checkpoint (best.pt or last.pt of "
-                "echo_segmentation.train_view_classifier)", "required": True})
-    data_dir: str = field(default="", metadata={
-        "help": "real test data: an extraction root EXTRACT or a dataset folder SEG/<dataset>",
-        "required": True})
-    out_dir: str = field(default="", metadata={"help": "results folder", "required": True})
+    checkpoint: str = required("view classifier checkpoint (best.pt or last.pt of "
+                               "echo_segmentation.train_view_classifier)")
+    data_dir: str = required("real test data: an extraction root EXTRACT or a dataset folder "
+                             "SEG/<dataset>")
+    out_dir: str = required("results folder")
     split: str = field(default="testing", metadata={"help": "split to test", "choices": SPLITS})
     batch_size: int = field(default=64, metadata={"help": "images per forward pass"})
     bootstrap: int = field(default=1000, metadata={

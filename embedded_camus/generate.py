@@ -32,8 +32,8 @@ import nibabel
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, run_program,
-                                 save_config)
+from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, required,
+                                 run_program, save_config)
 from echo_from_noise.contract import (CAMUS_NIFTI_FOLDER, CAMUS_SPLIT_FOLDER, SPLITS, VIEWS,
                                       camus_frame_paths, camus_patient_folder, camus_split_list,
                                       patient_name)
@@ -51,8 +51,7 @@ DEPTH_MM = (130.0, 170.0)  # physical depth of the image height, for the header'
 
 @dataclass
 class Config:
-    out_dir: str = field(default="", metadata={
-        "help": "output folder (CAMUS NIfTI release layout); created if needed", "required": True})
+    out_dir: str = required("output folder (CAMUS NIfTI release layout); created if needed")
     num_patients: int = field(default=60, metadata={"help": "number of patients (4 frames each)"})
     seed: int = field(default=0, metadata={"help": "random seed: same seed, identical data set"})
     size: int = field(default=256, metadata={"help": "frame size in pixels (square)"})
