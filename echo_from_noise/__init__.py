@@ -12,4 +12,5 @@ drawing   sector-map contours over grey images (sampling panels, evaluation figu
 device    --device and --precision
 launch    how a program was started (torchrun, mpiexec, srun, alone): precedence, SLURM job steps
 slurm_nodes  SLURM node lists (node[01-03,07]) -> host names
+timing    wall time that waits for the GPU, JSON results (the benchmarks)
 """

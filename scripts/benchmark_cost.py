@@ -28,12 +28,12 @@ if __package__ in (None, ""):  # run as a file: python scripts/benchmark_cost.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.timing import median_seconds, write_results
 from semantic_diffusion_model.autoencoder.config import AutoencoderConfig
 from semantic_diffusion_model.autoencoder.network import GammaVAE
 from semantic_diffusion_model.config import MODEL_PRESETS, ModelConfig
 from semantic_diffusion_model.flops import decoder_gflop, forward_gflop, network_inputs
 from semantic_diffusion_model.network.unet import SPADEUNet
-from scripts.benchmark_timing import median_seconds, write_results
 
 PUBLISHED_SDM_GFLOP_PER_NFE = 3421.0  # the follow-up paper's figure for the 1000-step SDM
 LATENT_CHANNELS = {"edm-l128": (64, 128), "edm-l64": (64, 128, 192)}

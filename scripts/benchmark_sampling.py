@@ -18,13 +18,13 @@ import torch
 
 from echo_from_noise.cli import parse_config, run_program, with_defaults
 from echo_from_noise.device import PRECISIONS, autocast_dtype
+from echo_from_noise.timing import median_seconds, write_results
 from semantic_diffusion_model.training.checkpoint import load_model
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, sub_config
 from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser
 from semantic_diffusion_model.formulations import formulation_of
 from semantic_diffusion_model.samplers import SAMPLER_NAMES, PerSampleNoise, Sampler
 from semantic_diffusion_model.network.unet import SPADEUNet
-from scripts.benchmark_timing import median_seconds, write_results
 
 
 TinyModelConfig = with_defaults(

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import torch
 
 from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.timing import synchronize, write_results
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepConfig, TrainConfig
 from semantic_diffusion_model.training.data import PairData
 from semantic_diffusion_model.training.distributed import DistContext
 from semantic_diffusion_model.training.logger import ProgressLog
 from semantic_diffusion_model.space.pixel import PixelSpace
 from semantic_diffusion_model.training.trainer import Trainer
-from scripts.benchmark_timing import synchronize, write_results
 
 
 @dataclass

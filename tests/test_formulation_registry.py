@@ -104,7 +104,7 @@ def test_no_code_outside_the_registries_compares_a_formulation_or_sampler_name()
     allowed = repo / "semantic_diffusion_model" / "formulations"
     registries = {repo / "semantic_diffusion_model" / "samplers" / "registry.py"}
     offenders = []
-    for package in ("semantic_diffusion_model", "scripts", "echo_segmentation", "echo_from_noise"):
+    for package in ("semantic_diffusion_model", "echo_pipeline", "echo_segmentation", "echo_from_noise"):
         for path in (repo / package).rglob("*.py"):
             if allowed in path.parents or path in registries:
                 continue

@@ -196,7 +196,7 @@ def test_bad_camus_dir_is_one_line_error(tmp_path):
 
 def dry_run(argv, capsys) -> dict[str, str]:
     """The stage lines a --dry-run prints, by stage name."""
-    from scripts.run_pipeline import main
+    from echo_pipeline.run_pipeline import main
     main([*argv, "--dry-run"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == "dry run: nothing was run or written"
@@ -230,7 +230,7 @@ def test_dry_run_of_a_finished_pipeline_skips_every_stage(pipeline_run, capsys):
 
 
 def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):
-    from scripts.run_pipeline import main
+    from echo_pipeline.run_pipeline import main
     work = tmp_path / "edm"
     stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "ddpm"], capsys)
     assert "--formulation ddpm" in stages["sdm_train_2CH"]
@@ -253,7 +253,7 @@ def test_formulation_and_sampler_options_reach_the_stages(tmp_path, capsys):
 
 
 def test_latent_option_adds_the_autoencoder_stage(tmp_path, capsys):
-    from scripts.run_pipeline import main
+    from echo_pipeline.run_pipeline import main
     work = tmp_path / "latent"
     stages = dry_run([*TINY, "--work-dir", str(work), "--formulation", "edm", "--latent", "L64"],
                      capsys)

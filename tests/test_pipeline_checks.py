@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from scripts.run_pipeline import main as pipeline_main
+from echo_pipeline.run_pipeline import main as pipeline_main
 
 from .conftest import expect_user_error
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from scripts.run_pipeline import main
+from echo_pipeline.run_pipeline import main
 
 from .conftest import expect_user_error
 from .test_pipeline import TINY, dry_run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.run_pipeline import main as pipeline_main
+from echo_pipeline.run_pipeline import main as pipeline_main
 from semantic_diffusion_model.sample import main as sample_main
 from semantic_diffusion_model.samplers import registry
 from semantic_diffusion_model.samplers.options import sampler_config_class

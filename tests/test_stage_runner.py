@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from scripts.run_pipeline import StageRunner
+from echo_pipeline.stage_runner import StageRunner
 
 # a stage: copies the file --in (if given) to --out-dir/out.txt, adding its --tag
 STAGE = ("import sys, pathlib; a = dict(zip(sys.argv[1::2], sys.argv[2::2])); "

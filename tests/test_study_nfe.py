@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from echo_from_noise.errors import UserError
-from scripts.study_nfe import SamplerSpec, steps_for
+from echo_pipeline.nfe_study.runs import steps_for
+from echo_pipeline.nfe_study.sampler_spec import SamplerSpec
 from semantic_diffusion_model.samplers import Process, SamplerConfig
 from semantic_diffusion_model.train import main as train_main
 
@@ -122,7 +123,8 @@ def test_study_writes_the_table_and_figure_and_resumes(tiny_model, study_first_r
 
 
 def test_samplers_can_be_restricted_to_a_formulation(tiny_model):
-    from scripts.study_nfe import StudyConfig, runs_of
+    from echo_pipeline.nfe_study.config import StudyConfig
+    from echo_pipeline.nfe_study.runs import runs_of
 
     config = StudyConfig(checkpoints=(str(tiny_model),), labels_dir="l", extract_dir="e",
                          out_dir="o", samplers=("edm:heun", "ddpm:ddpm", "euler"), nfe=(5,),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from monai.networks.nets.autoencoderkl import Decoder, Encoder
 from torch import nn
 from torch.distributions import Gamma
 
@@ -43,6 +42,10 @@ def gamma_rsample(alpha: torch.Tensor, beta: torch.Tensor,
 class GammaVAE(nn.Module):
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
+        # Imported here: importing MONAI costs every process about 3 CPU-seconds (it loads all
+        # its submodules), and pixel-space training and sampling never build a Gamma-VAE.
+        from monai.networks.nets.autoencoderkl import Decoder, Encoder
+
         self.config = config
         levels = len(config.channels)
         common = dict(spatial_dims=2, channels=config.channels,

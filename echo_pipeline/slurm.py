@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 
 from echo_from_noise.errors import UserError
 
-TEMPLATE = Path(__file__).resolve().parent / "slurm" / "pipeline_stage.sbatch"
+from .clone import REPO, STAGE_TEMPLATE
+
 REPORT_STAGE = "report"
 # The pipeline's own options that only say how to hand stages to SLURM: not passed to the jobs.
 SCHEDULER_OPTIONS = ("slurm", "slurm_options", "stage", "dry_run")
@@ -57,7 +58,7 @@ def submission_script(c: Any, pipeline: list[str], jobs: list[StageJob], log_dir
     lines = ["#!/bin/bash",
              "# The pipeline's stages as SLURM jobs, each after the previous one succeeded",
              "# (written by scripts/run_pipeline.py --slurm; template: "
-             f"{TEMPLATE.relative_to(TEMPLATE.parents[2])}).",
+             f"{STAGE_TEMPLATE.relative_to(REPO)}).",
              "set -euo pipefail",
              f"mkdir -p {shlex.quote(str(log_dir))}",
              f"export EFN_PIPELINE={shlex.quote(shlex.join(pipeline))}",
@@ -69,7 +70,7 @@ def submission_script(c: Any, pipeline: list[str], jobs: list[StageJob], log_dir
         if job.command:
             lines.append(f"# {job.name}: {shlex.join(job.command)}")
         lines += [f"job=$(EFN_STAGE={job.name} sbatch {shlex.join(options)} "
-                  f"${{job:+--dependency=afterok:$job}} {shlex.quote(str(TEMPLATE))})",
+                  f"${{job:+--dependency=afterok:$job}} {shlex.quote(str(STAGE_TEMPLATE))})",
                   "job=${job%%;*}",
                   f'echo "{job.name}: job $job"']
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """The pipeline's report: a table shaped like the paper's Table 1 and a real-vs-synthetic figure.
 
-Rows (scripts/pipeline_rows.py): one segmentation network per view trained on synthetic images of
+Rows (echo_pipeline/rows.py): one segmentation network per view trained on synthetic images of
 that view (tested on that view's real test frames), one trained on all synthetic frames, one on all
 real frames, and optionally on real + synthetic frames and on the real frames of a fraction of the
 patients with and without synthetic images (tested on all real test frames). Each row is followed
@@ -113,7 +113,7 @@ def quality_section(evaluation_dir: Path | None, work: Path) -> list[str]:
 
 def write_report(results: dict, out: Path, figure: Path | None, settings: str,
                  generator: str = "", evaluation_dir: Path | None = None) -> str:
-    """``results`` maps each row (a pipeline_rows.SegmentationRow) to its test result folder;
+    """``results`` maps each row (a rows.SegmentationRow) to its test result folder;
     ``generator`` says which model and sampler made the synthetic images; ``evaluation_dir`` holds
     the synthetic set's quality (evaluate_synthetic)."""
     trainings = {row.name: training_of(folder) for row, folder in results.items()}

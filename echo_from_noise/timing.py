@@ -1,4 +1,5 @@
-"""Helpers of the benchmark scripts: wall time that waits for the GPU to finish, JSON results."""
+"""Timing for the benchmarks (scripts/benchmark_*.py): wall time that waits for the GPU to finish,
+JSON results."""
 from __future__ import annotations
 
 import json

@@ -1,1 +1,0 @@
-"""End-to-end pipeline, benchmarks and paper reproduction."""
