@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, required, run_program, save_config
+from echo_from_noise.cli import program, required, save_config
 from echo_from_noise.contract import SPACING_FILE, VIEWS, extract_pair_paths
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, read_json, write_png
@@ -88,10 +88,7 @@ def extract(config: Config) -> None:
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: extract(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, extract, __doc__)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, required, run_program, save_config
+from echo_from_noise.cli import program, required, save_config
 from echo_from_noise.contract import (AUGMENTED_SUFFIX, CAMUS_CLASSES, SPLITS, VIEWS,
                                       augmented_maps_folder, augmented_stem, augmented_view,
                                       camus_to_sector, image_label_folders, png_name,
@@ -174,10 +174,7 @@ def prepare_labels(config: Config) -> None:
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: prepare_labels(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, prepare_labels, __doc__)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, required, run_program, save_config
+from echo_from_noise.cli import program, required, save_config
 from echo_from_noise.contract import (CAMUS_CLASSES, DATASET_CONFIG_FILE, SECTOR_CLASSES,
                                       SPACING_FILE, SPLITS, VIEWS, chosen_patients,
                                       segmentation_dataset_name,
@@ -258,10 +258,7 @@ def prepare_segmentation_data(config: Config) -> Path:
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: prepare_segmentation_data(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, prepare_segmentation_data, __doc__)
 
 
 if __name__ == "__main__":

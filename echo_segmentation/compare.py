@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from echo_from_noise.cli import parse_config, required, run_program
+from echo_from_noise.cli import program, required
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path
 
@@ -48,8 +48,7 @@ def run(config: CompareConfig) -> None:
     print(text)
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(CompareConfig, argv, __doc__)))
+main = program(CompareConfig, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from typing import Optional
 from echo_from_noise.cli import require_at_least, required
 from echo_from_noise.errors import UserError
 
+from .run_folder import out_dir_option
+
 PRESETS: dict[str, dict] = {
     "paper": dict(
         network="unet", channels=(2, 4, 8, 16, 32, 64, 128, 256), strides=(2,) * 7,
@@ -57,8 +59,7 @@ class TrainConfig:
     data_dir: str = required("dataset folder with images/ and annotations/, each holding training/ "
                              "and validation/ (docs/data_contract.md, step 4), or an extraction view "
                              "folder EXTRACT/<VIEW>")
-    out_dir: str = required("run folder: config.json, log.csv, last.pt (for --resume), best.pt "
-                            "(best validation Dice)")
+    out_dir: str = out_dir_option("Dice")
     preset: str = field(default="default", metadata={
         "help": "settings that fill every option not given explicitly: 'paper' = the published "
                 "settings, 'default' = the stronger harness, 'plain' = the issue-5 baseline UNet",

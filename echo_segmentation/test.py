@@ -18,19 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from echo_from_noise.cli import parse_config, require_at_least, required, run_program
+from echo_from_noise.cli import program, require_at_least
 from echo_from_noise.contract import SPLITS, VIEWS
 
 from .segmentation_tester import run_segmentation_test
+from .tester_options import tester_options
+
+TEST_DATA = "extraction root EXTRACT, a view folder EXTRACT/<VIEW>, or a dataset folder SEG/<dataset>"
 
 
 @dataclass
-class TestConfig:
-    checkpoint: str = required("segmentation checkpoint (best.pt or last.pt of "
-                               "echo_segmentation.train)")
-    data_dir: str = required("real test data: extraction root EXTRACT, a view folder "
-                             "EXTRACT/<VIEW>, or a dataset folder SEG/<dataset>")
-    out_dir: str = required("results folder")
+class TestConfig(tester_options("segmentation", "echo_segmentation.train", TEST_DATA)):
     views: Optional[tuple[str, ...]] = field(default=None, metadata={
         "help": "views to test when --data-dir is an extraction root (default: all present)",
         "choices": VIEWS})
@@ -55,10 +53,7 @@ def run(config: TestConfig) -> None:
 
 
 CONFIG = TestConfig  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(TestConfig, argv, __doc__)))
+main = program(CONFIG, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,7 @@ import nibabel
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, required,
-                                 run_program, save_config)
+from echo_from_noise.cli import config_to_dict, program, require_at_least, required, save_config
 from echo_from_noise.contract import (CAMUS_NIFTI_FOLDER, CAMUS_SPLIT_FOLDER, SPLITS, VIEWS,
                                       camus_frame_paths, camus_patient_folder, camus_split_list,
                                       patient_name)
@@ -195,10 +194,7 @@ def make_synthetic_camus(out_dir: str | Path, num_patients: int = 60, seed: int 
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: generate(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, generate, __doc__)
 
 
 if __name__ == "__main__":

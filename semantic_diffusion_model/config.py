@@ -79,13 +79,15 @@ def _check_diffusion(self) -> None:
 
 
 def _diffusion_fields() -> list[tuple]:
-    """--formulation, then every formulation's parameters (formulations.*.Parameters)."""
+    """--formulation, then every formulation's parameters (formulations.*.Parameters), each help
+    text led by the formulation's name."""
     specs = [("formulation", str, field(default="ddpm", metadata={
         "help": f"{formulations_help()} (the EDM family's and rflow's networks predict no variance: "
                 "--learn-sigma is ignored)", "choices": FORMULATIONS}))]
     for formulation in FORMULATIONS.values():
         hints = typing.get_type_hints(formulation.Parameters)
-        specs += [(f.name, hints[f.name], field(default=f.default, metadata=f.metadata))
+        specs += [(f.name, hints[f.name], field(default=f.default, metadata={
+                      **f.metadata, "help": f"{formulation.name}: {f.metadata['help']}"}))
                   for f in dataclasses.fields(formulation.Parameters)]
     return specs
 

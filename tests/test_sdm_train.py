@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,9 @@ from semantic_diffusion_model.train import Trainer, main
 from semantic_diffusion_model.network.unet import SPADEUNet
 from semantic_diffusion_model.space.pixel import PixelSpace
 
-from .resumed_training import assert_same_checkpoint, kill_and_resume
+from .conftest import REPO
+from .resumed_training import (DIFFUSION, assert_nothing_left_to_do, assert_same_last_checkpoint,
+                               kill_and_resume)
 
 TINY = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1", "2",
         "--num-res-blocks", "1", "--attention-resolutions", "16", "--num-head-channels", "16"]
@@ -31,10 +32,6 @@ TINY = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1", "
 def train_args(data: Path, out: Path, *extra: str) -> list[str]:
     return ["--data-dir", str(data), "--out-dir", str(out), *TINY, "--batch-size", "4",
             "--lr-anneal-steps", "6", "--log-interval", "1", "--no-tensorboard", *extra]
-
-
-def assert_same_training_state(path_a: str, path_b: str) -> None:
-    assert_same_checkpoint(load_checkpoint(path_a), load_checkpoint(path_b), ("model", "ema"))
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str]:
@@ -83,22 +80,15 @@ def test_interrupted_and_resumed_run_ends_identical(reference_run, small_labels,
     main(train_args(small_labels, out, "--save-interval", "3", "--max-steps", "3"))
     assert [s for s, _ in list_checkpoints(str(out))] == [3]
     main(train_args(small_labels, out, "--save-interval", "3"))  # --resume auto continues from step 3
-    assert_same_training_state(str(reference_run / "checkpoint_0000006.pt"), str(out / "checkpoint_0000006.pt"))
-    # the same command once more has nothing left to do
-    before = (out / "checkpoint_0000006.pt").stat().st_mtime_ns
-    main(train_args(small_labels, out, "--save-interval", "3"))
-    assert (out / "checkpoint_0000006.pt").stat().st_mtime_ns == before
+    assert_same_last_checkpoint(DIFFUSION, reference_run, out)
+    assert_nothing_left_to_do(lambda: main(train_args(small_labels, out, "--save-interval", "3")), out)
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     out = tmp_path / "killed"
-    kill_and_resume([sys.executable, "-m", "semantic_diffusion_model.train",
-                     *train_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "2")],
-                    (out / "checkpoint_0000002.pt").exists, lambda: list_checkpoints(str(out)), 6)
-    assert_same_training_state(str(reference_run / "checkpoint_0000006.pt"), str(out / "checkpoint_0000006.pt"))
-    assert [s for s, _ in list_checkpoints(str(out))] == [5, 6]  # --keep-checkpoints 2
-    assert not list(out.glob(".*.tmp"))
+    kill_and_resume(DIFFUSION, train_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "2"),
+                    out, kill_at=2, kept=[5, 6], reference=reference_run)  # --keep-checkpoints 2
 
 
 @pytest.mark.slow

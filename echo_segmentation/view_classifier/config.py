@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from echo_from_noise.cli import require_at_least, required
 from echo_from_noise.errors import UserError
 
+from ..run_folder import out_dir_option
 from .data import CLASS_NAMES
 
 NETWORKS = ("efficientnet-b0", "densenet121")
@@ -30,8 +31,7 @@ class ViewTrainConfig:
                              "EXTRACT/<VIEW>/images/<split>, or a step-4 dataset folder "
                              "SEG/<dataset>/images/<split> (view from the name); training/ and "
                              "validation/ splits are used")
-    out_dir: str = required("run folder: config.json, log.csv, last.pt (for --resume), best.pt "
-                            "(best validation balanced accuracy)")
+    out_dir: str = out_dir_option("balanced accuracy")
     classes: str = field(default="chamber", metadata={
         "help": "'chamber' = 2 classes (2CH, 4CH); 'view' = 4 classes (2CH_ED, 2CH_ES, 4CH_ED, "
                 "4CH_ES)", "choices": tuple(CLASS_NAMES)})
