@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.cli import program, required, save_config
 from echo_from_noise.contract import SPACING_FILE, VIEWS, extract_pair_paths
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path, check_writable, read_json, write_png
@@ -37,12 +37,10 @@ CONFIG_FILE = "extract_config.json"
 
 @dataclass
 class Config:
-    camus_dir: str = field(default="", metadata={
-        "help": "CAMUS download: the 2023 NIfTI release (database_nifti/, database_split/) or the "
-                "2019 release (training/, testing/ with .mhd files); detected automatically",
-        "required": True})
-    out_dir: str = field(default="", metadata={"help": "output root (step 1 layout)",
-                                               "required": True})
+    camus_dir: str = required("CAMUS download: the 2023 NIfTI release (database_nifti/, "
+                              "database_split/) or the 2019 release (training/, testing/ with .mhd "
+                              "files); detected automatically")
+    out_dir: str = required("output root (step 1 layout)")
     size: int = field(default=256, metadata={"help": "output size in pixels (square)"})
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views to extract",
                                                             "choices": VIEWS})
@@ -64,7 +62,7 @@ def check_options(config: Config) -> None:
         raise UserError(f"--size {config.size}: must be at least 8 pixels")
 
 
-def extract(config: Config) -> dict[str, int]:
+def extract(config: Config) -> None:
     check_options(config)
     release = open_camus(config.camus_dir)
     frames = select_frames(release, config.views, config.patients)
@@ -87,14 +85,10 @@ def extract(config: Config) -> dict[str, int]:
     save_config(config, out_dir / CONFIG_FILE,
                 extra={"release": release.name, "frames": dict(sorted(counts.items()))})
     print(f"extracted {len(frames)} frames ({release.name}) to {out_dir}")
-    return dict(counts)
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: extract(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, extract, __doc__)
 
 
 if __name__ == "__main__":

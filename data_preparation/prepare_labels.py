@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.cli import program, required, save_config
 from echo_from_noise.contract import (AUGMENTED_SUFFIX, CAMUS_CLASSES, SPLITS, VIEWS,
                                       augmented_maps_folder, augmented_stem, augmented_view,
                                       camus_to_sector, image_label_folders, png_name,
@@ -47,10 +47,8 @@ FIGURE_ROWS = 4
 
 @dataclass
 class Config:
-    extract_dir: str = field(default="", metadata={
-        "help": "step 1 root (output of extract_camus)", "required": True})
-    out_dir: str = field(default="", metadata={"help": "output root (step 2 layout)",
-                                               "required": True})
+    extract_dir: str = required("step 1 root (output of extract_camus)")
+    out_dir: str = required("output root (step 2 layout)")
     num_augment: int = field(default=5, metadata={"help": "augmented maps per label map"})
     seed: int = field(default=0, metadata={"help": "seed of the augmentation"})
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views to prepare",
@@ -142,7 +140,7 @@ def check_options(config: Config) -> None:
         raise UserError(f"--num-augment {config.num_augment}: must be 0 or more")
 
 
-def prepare_labels(config: Config) -> dict[str, int]:
+def prepare_labels(config: Config) -> None:
     check_options(config)
     extract_dir = require_folder(config.extract_dir, "extraction folder")
     items = find_items(extract_dir, config.views, config.splits)
@@ -173,14 +171,10 @@ def prepare_labels(config: Config) -> dict[str, int]:
     save_config(config, out_dir / CONFIG_FILE, extra={"maps": dict(sorted(counts.items()))})
     augmented_total = sum(v for k, v in counts.items() if AUGMENTED_SUFFIX in k)
     print(f"prepared {len(items)} sector maps and {augmented_total} augmented maps in {out_dir}")
-    return dict(counts)
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: prepare_labels(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, prepare_labels, __doc__)
 
 
 if __name__ == "__main__":

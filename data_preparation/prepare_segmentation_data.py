@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.cli import program, required, save_config
 from echo_from_noise.contract import (CAMUS_CLASSES, DATASET_CONFIG_FILE, SECTOR_CLASSES,
                                       SPACING_FILE, SPLITS, VIEWS, chosen_patients,
                                       segmentation_dataset_name,
@@ -59,11 +59,9 @@ SOURCES = ("synthetic", "real", "real+synthetic")
 
 @dataclass
 class Config:
-    extract_dir: str = field(default="", metadata={
-        "help": "step 1 root (extract_camus output): the real testing split, and the real "
-                "training/validation frames for --source real", "required": True})
-    out_dir: str = field(default="", metadata={"help": "output root (step 4 layout)",
-                                               "required": True})
+    extract_dir: str = required("step 1 root (extract_camus output): the real testing split, and "
+                                "the real training/validation frames for --source real")
+    out_dir: str = required("output root (step 4 layout)")
     source: str = field(default="synthetic", metadata={
         "help": "training/validation data: synthetic samples (step 3), real frames (step 1), or both",
         "choices": SOURCES})
@@ -260,10 +258,7 @@ def prepare_segmentation_data(config: Config) -> Path:
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: prepare_segmentation_data(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, prepare_segmentation_data, __doc__)
 
 
 if __name__ == "__main__":

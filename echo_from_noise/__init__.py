@@ -1,7 +1,7 @@
 """Helpers shared by every package of echo-from-noise; it imports none of them.
 
-errors    UserError: bad input, reported as one line and exit status 2
-cli       a configuration dataclass -> command-line options, saved configurations, run_program
+errors    UserError: bad input, reported as one line and exit status 2 (AlreadyReported: its line printed)
+cli       a configuration dataclass -> command-line options, saved configurations, a program's main
 files     atomic writes, checked PNG reading and writing, temporary-file clean-up
 staging   all-or-nothing output folders
 storage   local paths and gs:// / az:// URLs behind one interface (checkpoints, logs)

@@ -4,12 +4,14 @@ Reading uses ``torch.load(weights_only=True)`` (tensors and plain data only: a f
 file cannot run code); whatever fails to load is one line "<path>: not a readable checkpoint
 (<reason>)", and a dictionary of another program is refused by its ``kind`` entry. Writing goes
 through ``storage.open_atomic`` (local path or URL): a failed write leaves nothing under the final
-name, and a full disk is "<path>: cannot write (No space left on device)".
+name, and a full disk is "<path>: cannot write (No space left on device)". A ``CheckpointFormat``
+names its dictionaries by a format and a version instead, and brings older versions up to date.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -67,3 +69,37 @@ def load_weights(network: torch.nn.Module, weights: dict[str, torch.Tensor], pat
     except RuntimeError as error:
         raise UserError(f"{path}: weights do not fit the configuration stored with them "
                         f"({first_line(error)})") from None
+
+
+@dataclass(frozen=True)
+class CheckpointFormat:
+    """Checkpoints whose dictionary holds "format" and "version" entries (the diffusion model's and
+    the Gamma-VAE's): ``save`` writes both, ``read`` refuses another format or a version it cannot
+    read, and brings an older version it can read up to date (``upgrades``: version -> a function
+    that changes such a dictionary, in place, into the current version)."""
+
+    format: str
+    version: int
+    what: str  # "a Gamma-VAE checkpoint of this project": "<path>: not <what> (format ...)"
+    name: str  # "Gamma-VAE checkpoint": "<path>: <name> version 3 is not supported (...)"
+    upgrades: Mapping[int, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+
+    def save(self, path: str | Path, state: dict[str, Any]) -> None:
+        """Write atomically (local or URL); a full disk is a UserError and leaves nothing."""
+        save_torch(path, {"format": self.format, "version": self.version, **state})
+
+    def read(self, path: str | Path) -> dict[str, Any]:
+        """The checkpoint at ``path`` on the CPU, in the current version; a UserError naming the
+        file when it is not one this code reads."""
+        state = load_torch(path, self.format, self.what, key="format")
+        version = state.get("version")
+        if isinstance(version, int) and version in self.upgrades:
+            self.upgrades[version](state)
+            state["version"] = self.version
+        elif version != self.version:
+            readable = [str(v) for v in sorted([*self.upgrades, self.version])]
+            versions = (f"versions {', '.join(readable[:-1])} and {readable[-1]}"
+                        if len(readable) > 1 else f"version {readable[0]}")
+            raise UserError(f"{path}: {self.name} version {version} is not supported (this code "
+                            f"reads {versions})")
+        return state

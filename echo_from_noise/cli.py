@@ -2,23 +2,28 @@
 
 Each program describes its options once, as a dataclass whose fields carry a ``help`` text in
 their metadata. ``parse_config`` derives the argparse parser from it, and ``save_config`` writes the
-exact configuration next to the program's outputs, so nothing is defined twice.
+exact configuration next to the program's outputs, so nothing is defined twice. An option the
+command line must give is declared with ``required``.
 
     @dataclass
     class Config:
-        data_dir: str = field(default="", metadata={"help": "folder of ...", "required": True})
+        data_dir: str = required("folder of ...")
         size: int = field(default=256, metadata={"help": "output size in pixels"})
         views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "...", "choices": VIEWS})
 
-    def main(argv=None):
-        run_program(lambda: extract(parse_config(Config, argv, __doc__)))
+    CONFIG = Config  # (what the pipeline checks its options with: echo_pipeline's StageChecker)
+    main = program(CONFIG, extract, __doc__)
+
+``program`` makes the program's ``main(argv=None)``: the options of the command line (``argv``, or
+sys.argv) parsed into the configuration, the program's function run on it under ``run_program``.
 
 A program that runs or resembles another one takes that program's options from its dataclass
 instead of declaring them again: ``prefixed_options`` offers some of them under a prefix (passed on
 by ``prefixed_arguments``), ``with_defaults`` keeps all of them with other defaults.
 
 Errors a user can cause (bad input) are raised as ``UserError``; ``run_program`` turns them into one
-line on stderr and exit status 2, with no traceback.
+line on stderr and exit status 2, with no traceback (none for an ``AlreadyReported`` one, whose line
+was printed by whoever failed, e.g. a pipeline stage's program).
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
-from .errors import UserError
+from .errors import AlreadyReported, UserError
 from .files import atomic_path
 
 T = TypeVar("T")
@@ -55,6 +60,12 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keep the program description's line breaks and show every option's default."""
+
+
+def required(help_text: str, default: Any = "") -> Any:
+    """The field of an option the command line must give (its --help shows no default);
+    ``default`` fills only a configuration built in code without it."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "required": True})
 
 
 def build_parser(cls: type, description: str | None = None) -> argparse.ArgumentParser:
@@ -113,6 +124,15 @@ def parse_config(cls: type[T], argv: list[str] | None = None, description: str |
     return config_from_namespace(cls, parser.parse_args(argv))
 
 
+Configuration = type | Callable[[Optional[list[str]]], type]  # a class, or argv -> the class
+
+
+def config_class(config: Configuration, argv: list[str] | None) -> type:
+    """The configuration class of a program for the command line ``argv``: ``config`` itself, or
+    what it gives for ``argv`` when it is a function (options that set other options' defaults)."""
+    return config if isinstance(config, type) else config(argv)
+
+
 class _RaisingParser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not usage and exit
         raise UserError(message)
@@ -124,10 +144,9 @@ def check_program_options(module_name: str, argv: list[str]) -> None:
     argv giving it) and checked by its ``check_options`` (no file is read). Modules without
     ``CONFIG`` are not checked."""
     module = importlib.import_module(module_name)
-    cls = getattr(module, "CONFIG", None)
-    if cls is None:
+    if getattr(module, "CONFIG", None) is None:
         return
-    cls = cls if isinstance(cls, type) else cls(argv)
+    cls = config_class(module.CONFIG, argv)
     parser = build_parser(cls)
     parser.__class__ = _RaisingParser
     try:
@@ -260,6 +279,8 @@ def run_program(body: Callable[[], Any]) -> None:
     pipeline stage it runs as, if any, since the pipeline then adds no line of its own)."""
     try:
         body()
+    except AlreadyReported:
+        raise SystemExit(2) from None
     except UserError as error:
         # one line, whatever a library put in the message (nibabel's texts hold newlines)
         stage = os.environ.get(STAGE_VARIABLE)
@@ -270,3 +291,23 @@ def run_program(body: Callable[[], Any]) -> None:
         print("interrupted: finished outputs are kept; re-run the same command to resume",
               file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def program(config: Configuration, run: Callable[[Any], Any],
+            description: str | Callable[[], str] | None,
+            explicit: bool = False) -> Callable[[Optional[list[str]]], None]:
+    """The ``main(argv=None)`` of a program: the command line ``argv`` (default sys.argv) parsed
+    into the configuration ``config`` (a class, or argv -> the class) with the --help text
+    ``description`` (or the function that writes it when the program runs), and ``run`` called
+    with it under ``run_program``. ``explicit``: the configuration's ``explicit`` also names the
+    options the command line gave."""
+    def main(argv: list[str] | None = None) -> None:
+        def body() -> None:
+            cls = config_class(config, argv)
+            text = description() if callable(description) else description
+            options = parse_config(cls, argv, text)
+            if explicit:
+                options.explicit = explicit_options(cls, argv)
+            run(options)
+        run_program(body)
+    return main

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from echo_from_noise.cli import config_to_dict, option_arguments, parse_config, run_program, save_config
+from echo_from_noise.cli import config_to_dict, option_arguments, program, save_config
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import check_writable
 
@@ -52,7 +52,7 @@ from .launch import check_launch
 from .report import generator_text, real_vs_synthetic_figure, write_report
 from .rows import SegmentationRow
 from .slurm import REPORT_STAGE, SCHEDULER_OPTIONS, StageJob, submission_script, submit
-from .stage_runner import StageChecker, StageFailed, StageRunner
+from .stage_runner import StageChecker, StageRunner
 from .stages import every_stage
 
 
@@ -115,13 +115,7 @@ def report(c: PipelineConfig, folders: Folders, datasets: list[SegmentationRow])
                  folders.evaluation)
 
 
-def main(argv: list[str] | None = None) -> None:
-    def body():
-        try:
-            run(parse_config(PipelineConfig, argv, __doc__))
-        except StageFailed:
-            raise SystemExit(2) from None  # the stage said why, in one line
-    run_program(body)
+main = program(PipelineConfig, run, __doc__)  # a stage that fails says why, in one line
 
 
 if __name__ == "__main__":

@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 from echo_from_noise.cli import STAGE_VARIABLE, check_program_options
-from echo_from_noise.errors import UserError
+from echo_from_noise.errors import AlreadyReported, UserError
 from echo_from_noise.files import atomic_path
 
 from .clone import REPO
 from .slurm import StageJob
 
 
-class StageFailed(UserError):
+class StageFailed(AlreadyReported):
     """A stage program stopped with its own one-line error (exit 2): nothing more to print."""
 
 

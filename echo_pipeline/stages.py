@@ -8,6 +8,7 @@ from pathlib import Path
 from data_preparation.camus_reader import open_camus
 from echo_from_noise.cli import option_arguments
 from echo_from_noise.contract import chosen_patients
+from echo_segmentation.run_folder import BEST_FILE
 from semantic_diffusion_model.training.checkpoint import checkpoint_name
 
 from .config import (DIFFUSION_TRAINING, EVALUATION, FORMULATION, LATENT_CHANNELS, SAMPLER,
@@ -168,7 +169,7 @@ def segmentation_stages(stages: StageRunner, c: PipelineConfig, folders: Folders
             "--out-dir", str(run_dir), *SEGMENTATION_TRAINING.arguments(c),
             "--seed", str(c.seed), "--resume"])  # --resume: continue last.pt, or start afresh
         stages.run(f"segmentation_test_{name}", PYTHON + [
-            "echo_segmentation.test", "--checkpoint", str(run_dir / "best.pt"),
+            "echo_segmentation.test", "--checkpoint", str(run_dir / BEST_FILE),
             "--data-dir", str(folders.extract), *option_arguments("views", views),
             "--out-dir", str(folders.results / name), "--seed", str(c.seed)])
 
@@ -179,6 +180,6 @@ def evaluation_stage(stages: StageRunner, c: PipelineConfig, folders: Folders) -
         EVALUATION.program, "--samples-dir", str(folders.samples),
         "--extract-dir", str(folders.extract), "--out-dir", str(folders.evaluation),
         *option_arguments("views", c.views),
-        "--segmenter", str(folders.work / "segmentation" / "real_all_views" / "best.pt"),
+        "--segmenter", str(folders.work / "segmentation" / "real_all_views" / BEST_FILE),
         *EVALUATION.arguments(c), "--seed", str(c.seed)])
 

@@ -18,8 +18,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from echo_from_noise.cli import require_at_least
+from echo_from_noise.cli import require_at_least, required
 from echo_from_noise.errors import UserError
+
+from .run_folder import out_dir_option
 
 PRESETS: dict[str, dict] = {
     "paper": dict(
@@ -54,12 +56,10 @@ RESUMABLE_CHANGES = ("resume", "epochs", "max_minutes", "num_workers", "device")
 
 @dataclass
 class TrainConfig:
-    data_dir: str = field(default="", metadata={
-        "help": "dataset folder with images/ and annotations/, each holding training/ and validation/ "
-                "(docs/data_contract.md, step 4), or an extraction view folder EXTRACT/<VIEW>", "required": True})
-    out_dir: str = field(default="", metadata={
-        "help": "run folder: config.json, log.csv, last.pt (for --resume), best.pt (best validation "
-                "Dice)", "required": True})
+    data_dir: str = required("dataset folder with images/ and annotations/, each holding training/ "
+                             "and validation/ (docs/data_contract.md, step 4), or an extraction view "
+                             "folder EXTRACT/<VIEW>")
+    out_dir: str = out_dir_option("Dice")
     preset: str = field(default="default", metadata={
         "help": "settings that fill every option not given explicitly: 'paper' = the published "
                 "settings, 'default' = the stronger harness, 'plain' = the issue-5 baseline UNet",

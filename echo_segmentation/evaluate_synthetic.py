@@ -44,8 +44,8 @@ import json
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 
-from echo_from_noise.cli import (parse_config, prefixed_options, prefixed_values,
-                                 require_at_least, run_program, save_config)
+from echo_from_noise.cli import (prefixed_options, prefixed_values, program, require_at_least,
+                                 required, save_config)
 from echo_from_noise.contract import DATASET_CONFIG_FILE, VIEWS
 from echo_from_noise.device import pick_device
 from echo_from_noise.errors import UserError
@@ -61,6 +61,7 @@ from .evaluation.measures import Evaluation, headline
 from .evaluation.realism import largest_common_size
 from .evaluation.report import render_report
 from .evaluation.ssim import WINDOW
+from .run_folder import BEST_FILE
 from .segmentation_trainer import SegmentationTrainer
 from .statistics import nan_to_none
 from .view_classifier.config import ViewTrainConfig, check_batches, check_config
@@ -75,14 +76,12 @@ VIEW_OPTIONS = ("classes", "network", "image_size", "batch_size", "epochs")
 
 @dataclass
 class EvaluateOwnConfig:
-    samples_dir: str = field(default="", metadata={
-        "help": "the synthetic set: a step-3 samples root (<VIEW>/samples/ and <VIEW>/labels/)",
-        "required": True})
-    extract_dir: str = field(default="", metadata={
-        "help": "the real data: a step-1 extraction root (<VIEW>/images/<split>/), whose training "
-                "frames are the reference for memorisation and whose testing frames are the real "
-                "reference of every measure", "required": True})
-    out_dir: str = field(default="", metadata={"help": "output folder", "required": True})
+    samples_dir: str = required("the synthetic set: a step-3 samples root (<VIEW>/samples/ and "
+                                "<VIEW>/labels/)")
+    extract_dir: str = required("the real data: a step-1 extraction root (<VIEW>/images/<split>/), "
+                                "whose training frames are the reference for memorisation and whose "
+                                "testing frames are the real reference of every measure")
+    out_dir: str = required("output folder")
     views: tuple[str, ...] = field(default=VIEWS, metadata={
         "help": "views to evaluate (those the samples root has)", "choices": VIEWS})
     segmenter: str = field(default="", metadata={
@@ -181,7 +180,7 @@ def view_classifiers(configs: dict[str, ViewTrainConfig] | str, config, figures:
     results = {}
     for name, view_config in configs.items():
         ViewClassifierTrainer(view_config).run()
-        summary = evaluate_views(Path(view_config.out_dir) / "best.pt", config.extract_dir,
+        summary = evaluate_views(Path(view_config.out_dir) / BEST_FILE, config.extract_dir,
                                  "testing", device, config.bootstrap, config.seed)
         summary.pop("rows")
         confusion_figure(summary["confusion_matrix"], summary["classes"],
@@ -223,7 +222,7 @@ def run(config) -> None:
     if segmenter_training:
         SegmentationTrainer(segmenter_training).run()
     segmenter = FeatureNetwork.load(
-        config.segmenter or Path(segmenter_training.out_dir) / "best.pt", device)
+        config.segmenter or Path(segmenter_training.out_dir) / BEST_FILE, device)
     measures = Evaluation(synthetic, training, validation, testing, segmenter, config, figures,
                            floor_check, realism_images)
     result = {
@@ -247,10 +246,7 @@ def run(config) -> None:
 
 
 CONFIG = EvaluateConfig  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(EvaluateConfig, argv, __doc__)))
+main = program(CONFIG, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from echo_from_noise.contract import CAMUS_CLASSES
 from echo_from_noise.errors import UserError
 
 from .config import TrainConfig
+from .run_folder import LAST_FILE
 
 CHECKPOINT_KIND = "echo_segmentation.unet"
 COMPILED_PREFIX = "_orig_mod."
@@ -74,7 +75,7 @@ def newest_state(path: str | Path, checkpoint: dict[str, Any], read=None) -> dic
     """The run's newest training state: last.pt beside the checkpoint at ``path`` when that is
     another readable file, else ``checkpoint`` (``read`` loads a checkpoint of the program that
     wrote it; default: this one's)."""
-    last = Path(path).with_name("last.pt")
+    last = Path(path).with_name(LAST_FILE)
     if last.is_file() and last.resolve() != Path(path).resolve():
         try:
             return (read or read_checkpoint)(last)

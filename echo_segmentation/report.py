@@ -1,4 +1,5 @@
-"""report.md of a test run: tables of the summary, with the published numbers beside ours."""
+"""report.md of a test run: tables of the summary, with the published numbers beside ours; and the
+run's one-line headline."""
 from __future__ import annotations
 
 import math
@@ -28,6 +29,15 @@ def dice_rows(name: str, metrics: dict) -> list[str]:
 
 def published_rows() -> list[list[str]]:
     return [[name] + [f"{v:.1f}" for v in values] for name, values in PUBLISHED_DICE.items()]
+
+
+def headline(summary: dict) -> str:
+    """'N images: Dice (%) a / b / c (LV endo / LV epi / LA)', the means over all images."""
+    overall = summary["groups"]["all"]
+    return (f"{overall['num_images']} images: Dice (%) "
+            + " / ".join(f"{100 * overall['metrics'][metric_column('dice', s)]['mean']:.1f}"
+                         for s in STRUCTURES)
+            + f" ({' / '.join(STRUCTURE_NAMES[s] for s in STRUCTURES)})")
 
 
 def render_report(summary: dict) -> str:

@@ -1,19 +1,25 @@
-"""What a test of a trained segmenter on real images reports, beside the per-image metrics
-(echo_segmentation.metrics): each image's identity, the pixel spacing, the training run behind the
+"""What a test of a trained segmenter on real images reports: one row per image (its identity and
+its metrics, echo_segmentation.metrics, at the pixel spacing), the training run behind the
 checkpoint, and summary.json's content. The program: echo_segmentation.test."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
 from echo_from_noise.cli import config_to_dict
 from echo_from_noise.contract import stem_parts
 
 from .config import TrainConfig
 from .data import read_spacing
-from .metrics import STRUCTURES, metric_column
+from .metrics import STRUCTURES, image_metrics, metric_column
 from .model import newest_state, stop_note
-from .statistics import summarise
+from .statistics import COLUMNS, summarise
+
+ID_COLUMNS = ["stem", "patient", "view", "phase"]
+ROW_COLUMNS = ID_COLUMNS + COLUMNS  # metrics.csv
 
 
 def identity(stem: str) -> dict[str, str]:
@@ -35,6 +41,15 @@ def spacing_for(stems: list[str], data_dir: str) -> dict[str, list[float]] | Non
     return {s: [float(v) for v in spacing[s]] for s in stems}
 
 
+def score_images(stems: list[str], predictions: list[np.ndarray], truths: list[np.ndarray],
+                 spacing: dict[str, list[float]] | None) -> list[dict]:
+    """One row per image (``ROW_COLUMNS``): its identity and the metrics of its prediction against
+    its ground truth, distances in mm with ``spacing``, else in pixels."""
+    return [{**identity(stem), **image_metrics(pred, truth, spacing[stem] if spacing else None)}
+            for stem, pred, truth in tqdm(list(zip(stems, predictions, truths)), desc="metrics",
+                                          leave=False)]
+
+
 def training_length(path: str, checkpoint: dict) -> dict:
     """Epochs of the whole run (from last.pt beside the checkpoint when present), its planned
     epochs, and a note when a safety limit or a kill ended it early."""
@@ -46,7 +61,7 @@ def training_length(path: str, checkpoint: dict) -> dict:
 
 
 def results_summary(config, out: Path, spacing: dict | None, rows: list[dict],
-                 train_config: TrainConfig, checkpoint: dict) -> dict:
+                    train_config: TrainConfig, checkpoint: dict) -> dict:
     """summary.json of a test run: what was tested, the training run, missed structures and the
     grouped statistics (echo_segmentation.statistics.summarise) of ``rows``."""
     return {

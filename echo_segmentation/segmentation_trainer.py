@@ -23,6 +23,7 @@ from .epoch_training.trainer import EpochTrainer
 from .inference import predict_batch
 from .metrics import STRUCTURES, dice_scores
 from .model import build_network, read_checkpoint, save_checkpoint, stop_note
+from .run_folder import BEST_FILE
 from .transforms import intensity_statistics, normalise, training_transform
 
 LOG_FIELDS = (["epoch", "lr", "train_loss"] + [f"val_dice_{s}" for s in STRUCTURES]
@@ -134,4 +135,4 @@ class SegmentationTrainer(EpochTrainer):
                   f"run is not comparable with runs of {epochs} epochs")
         print(f"done: {state['epoch']} epochs in {state['elapsed_s'] / 60:.1f} min; best mean "
               f"validation Dice {state['best_dice']:.4f} at epoch {state['best_epoch']} -> "
-              f"{out / 'best.pt'}")
+              f"{out / BEST_FILE}")

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from echo_from_noise.cli import parse_config, require_at_least, run_program, save_config
+from echo_from_noise.cli import program, require_at_least, save_config
 from echo_from_noise.contract import SPLITS
 from echo_from_noise.files import atomic_path, check_writable, write_csv
 
+from .tester_options import tester_options
 from .view_classifier.evaluation import evaluate_views, probability_column
 from .view_classifier.figures import confusion_figure
 
@@ -25,14 +26,8 @@ ID_COLUMNS = ["stem", "patient", "view", "truth", "prediction"]
 
 
 @dataclass
-class ViewTestConfig:
-    checkpoint: str = field(default="", metadata={
-        "help": "view classifier checkpoint (best.pt or last.pt of "
-                "echo_segmentation.train_view_classifier)", "required": True})
-    data_dir: str = field(default="", metadata={
-        "help": "real test data: an extraction root EXTRACT or a dataset folder SEG/<dataset>",
-        "required": True})
-    out_dir: str = field(default="", metadata={"help": "results folder", "required": True})
+class ViewTestConfig(tester_options("view classifier", "echo_segmentation.train_view_classifier",
+                                    "an extraction root EXTRACT or a dataset folder SEG/<dataset>")):
     split: str = field(default="testing", metadata={"help": "split to test", "choices": SPLITS})
     batch_size: int = field(default=64, metadata={"help": "images per forward pass"})
     bootstrap: int = field(default=1000, metadata={
@@ -64,8 +59,7 @@ def run(config: ViewTestConfig) -> None:
           f"results in {out}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(ViewTestConfig, argv, __doc__)))
+main = program(ViewTestConfig, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Killed at any time, the same command with --resume continues after the last fini
 """
 from __future__ import annotations
 
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import program
 
 from .config import TrainConfig
 from .segmentation_trainer import SegmentationTrainer, check_options  # noqa: F401
@@ -22,10 +22,7 @@ def run(config: TrainConfig) -> None:
 
 
 CONFIG = TrainConfig  # with check_options above: what the pipeline checks its options with
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(TrainConfig, argv, __doc__)))
+main = program(CONFIG, run, __doc__)
 
 
 if __name__ == "__main__":

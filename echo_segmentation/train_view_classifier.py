@@ -13,7 +13,7 @@ last finished epoch and ends with the weights an uninterrupted run would have.
 """
 from __future__ import annotations
 
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import program
 
 from .view_classifier.config import ViewTrainConfig
 from .view_classifier.trainer import ViewClassifierTrainer
@@ -23,8 +23,7 @@ def run(config: ViewTrainConfig) -> None:
     ViewClassifierTrainer(config).run()
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(ViewTrainConfig, argv, __doc__)))
+main = program(ViewTrainConfig, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import nibabel
 import numpy as np
 
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import program, required
 from echo_from_noise.contract import CAMUS_COLOURS, VIEWS, camus_frame_paths, patient_name
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import atomic_path
@@ -23,10 +23,9 @@ from echo_from_noise.files import atomic_path
 
 @dataclass
 class Config:
-    camus_dir: str = field(default="", metadata={
-        "help": "folder in the CAMUS NIfTI release layout (database_nifti/patientNNNN/...)",
-        "required": True})
-    out: str = field(default="", metadata={"help": "output PNG", "required": True})
+    camus_dir: str = required("folder in the CAMUS NIfTI release layout "
+                              "(database_nifti/patientNNNN/...)")
+    out: str = required("output PNG")
     patients: tuple[int, ...] = field(default=(1, 2, 3), metadata={"help": "patient numbers"})
     dpi: int = field(default=110, metadata={"help": "resolution (each frame is 2.2 inches wide)"})
 
@@ -79,11 +78,11 @@ def save_examples_figure(camus_dir: str | Path, path: str | Path,
     return path
 
 
-def main(argv: list[str] | None = None) -> None:
-    def run(config: Config) -> None:
-        save_examples_figure(config.camus_dir, config.out, config.patients, config.dpi)
+def run(config: Config) -> None:
+    save_examples_figure(config.camus_dir, config.out, config.patients, config.dpi)
 
-    run_program(lambda: run(parse_config(Config, argv, __doc__)))
+
+main = program(Config, run, __doc__)
 
 
 if __name__ == "__main__":

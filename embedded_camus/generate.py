@@ -32,8 +32,7 @@ import nibabel
 import numpy as np
 from tqdm import tqdm
 
-from echo_from_noise.cli import (config_to_dict, parse_config, require_at_least, run_program,
-                                 save_config)
+from echo_from_noise.cli import config_to_dict, program, require_at_least, required, save_config
 from echo_from_noise.contract import (CAMUS_NIFTI_FOLDER, CAMUS_SPLIT_FOLDER, SPLITS, VIEWS,
                                       camus_frame_paths, camus_patient_folder, camus_split_list,
                                       patient_name)
@@ -51,8 +50,7 @@ DEPTH_MM = (130.0, 170.0)  # physical depth of the image height, for the header'
 
 @dataclass
 class Config:
-    out_dir: str = field(default="", metadata={
-        "help": "output folder (CAMUS NIfTI release layout); created if needed", "required": True})
+    out_dir: str = required("output folder (CAMUS NIfTI release layout); created if needed")
     num_patients: int = field(default=60, metadata={"help": "number of patients (4 frames each)"})
     seed: int = field(default=0, metadata={"help": "random seed: same seed, identical data set"})
     size: int = field(default=256, metadata={"help": "frame size in pixels (square)"})
@@ -196,10 +194,7 @@ def make_synthetic_camus(out_dir: str | Path, num_patients: int = 60, seed: int 
 
 
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: generate(parse_config(Config, argv, __doc__)))
+main = program(CONFIG, generate, __doc__)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import torch
 if __package__ in (None, ""):  # run as a file: python scripts/benchmark_cost.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from echo_from_noise.cli import parse_config, run_program
-from echo_from_noise.timing import median_seconds, write_results
+from echo_from_noise.cli import program
+from echo_from_noise.timing import median_seconds, print_table, write_results
 from semantic_diffusion_model.autoencoder.config import AutoencoderConfig
 from semantic_diffusion_model.autoencoder.network import GammaVAE
 from semantic_diffusion_model.config import MODEL_PRESETS, ModelConfig
@@ -37,6 +37,13 @@ from semantic_diffusion_model.network.unet import SPADEUNet
 
 PUBLISHED_SDM_GFLOP_PER_NFE = 3421.0  # the follow-up paper's figure for the 1000-step SDM
 LATENT_CHANNELS = {"edm-l128": (64, 128), "edm-l64": (64, 128, 192)}
+COLUMNS = [("model", "<10", "model"), ("side", ">6", "diffused_side"),
+           ("params M", ">10", "parameters_m"), ("GFLOP/NFE", ">11", "gflop_per_nfe"),
+           ("NFE", ">6", "nfe"), ("dec GFLOP", ">11", "decoder_gflop"),
+           ("GFLOP/img", ">11", "gflop_per_image"),
+           ("vs SDM", ">9", lambda r: f"{r['cheaper_than_sdm']}x"),
+           ("vs edm", ">8", lambda r: f"{r['cheaper_than_pixel_edm'] or 0:.2f}x"),
+           ("s/img", ">9", lambda r: r.get("seconds_per_image", float("nan")))]
 
 
 @dataclass
@@ -92,23 +99,17 @@ def run(c: CostConfig) -> None:
     ours = next((r["gflop_per_image"] for r in rows if r["model"] == "sdm"), None)
     sdm = ours or PUBLISHED_SDM_GFLOP_PER_NFE * 1000  # our SDM row: 3419 GFLOP per NFE at 256 px
     pixel = next((r["gflop_per_image"] for r in rows if r["model"] == "edm"), None)
-    print(f"{'model':<10}{'side':>6}{'params M':>10}{'GFLOP/NFE':>11}{'NFE':>6}{'dec GFLOP':>11}"
-          f"{'GFLOP/img':>11}{'vs SDM':>9}{'vs edm':>8}{'s/img':>9}")
     for r in rows:
         r["cheaper_than_sdm"] = round(sdm / r["gflop_per_image"], 1)
         r["cheaper_than_pixel_edm"] = round(pixel / r["gflop_per_image"], 2) if pixel else None
-        print(f"{r['model']:<10}{r['diffused_side']:>6}{r['parameters_m']:>10}{r['gflop_per_nfe']:>11}"
-              f"{r['nfe']:>6}{r['decoder_gflop']:>11}{r['gflop_per_image']:>11}"
-              f"{r['cheaper_than_sdm']:>8}x{(r['cheaper_than_pixel_edm'] or 0):>7.2f}x"
-              f"{r.get('seconds_per_image', float('nan')):>9}")
+    print_table(COLUMNS, rows)
     print(f"(vs SDM: {'the sdm row' if ours else 'the published SDM'}, 1000 NFE per image; the "
           f"follow-up paper gives {PUBLISHED_SDM_GFLOP_PER_NFE:.0f} GFLOP per NFE at 256 px; seconds: "
           f"one evaluation x NFE + decode on {torch.get_num_threads()} CPU thread(s))")
     write_results(c.json_out, rows)
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(CostConfig, argv, __doc__)))
+main = program(CostConfig, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from echo_from_noise.cli import parse_config, run_program, with_defaults
+from echo_from_noise.cli import program, with_defaults
 from echo_from_noise.device import PRECISIONS, autocast_dtype
-from echo_from_noise.timing import median_seconds, write_results
+from echo_from_noise.timing import median_seconds, print_table, write_results
 from semantic_diffusion_model.training.checkpoint import load_model
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, sub_config
 from semantic_diffusion_model.samplers.guidance import LabelConditionedDenoiser
@@ -30,6 +30,10 @@ from semantic_diffusion_model.network.unet import SPADEUNet
 TinyModelConfig = with_defaults(
     ModelConfig, image_size=32, model_channels=16, channel_mult=(1, 2), num_res_blocks=1,
     attention_resolutions=(16,), num_head_channels=8, norm_groups=8, spade_hidden=8)
+COLUMNS = [("sampler", "<14", "sampler"), ("steps", ">6", "steps"), ("NFE", ">6", "nfe"),
+           ("s/batch", ">10.3f", "seconds_per_batch"), ("images/s", ">10.2f", "images_per_second"),
+           ("s/NFE", ">10.4f", "seconds_per_nfe"),
+           ("net s/eval", ">12.4f", "network_seconds_per_evaluation")]
 
 
 @dataclass
@@ -91,16 +95,11 @@ def benchmark(config: SamplingBenchmarkConfig) -> list[dict]:
 
 def run(config: SamplingBenchmarkConfig) -> None:
     results = benchmark(config)
-    print(f"{'sampler':<14}{'steps':>6}{'NFE':>6}{'s/batch':>10}{'images/s':>10}{'s/NFE':>10}{'net s/eval':>12}")
-    for r in results:
-        print(f"{r['sampler']:<14}{r['steps']:>6}{r['nfe']:>6}{r['seconds_per_batch']:>10.3f}"
-              f"{r['images_per_second']:>10.2f}{r['seconds_per_nfe']:>10.4f}"
-              f"{r['network_seconds_per_evaluation']:>12.4f}")
+    print_table(COLUMNS, results)
     write_results(config.json_out, results)
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(SamplingBenchmarkConfig, argv, __doc__)))
+main = program(SamplingBenchmarkConfig, run, __doc__)
 
 
 if __name__ == "__main__":

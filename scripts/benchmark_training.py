@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import program
 from echo_from_noise.timing import synchronize, write_results
 from semantic_diffusion_model.config import DiffusionConfig, ModelConfig, StepConfig, TrainConfig
 from semantic_diffusion_model.training.data import PairData
@@ -80,8 +80,7 @@ def run(config: TrainingBenchmarkConfig) -> None:
     write_results(config.json_out, result)
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run(parse_config(TrainingBenchmarkConfig, argv, __doc__)))
+main = program(TrainingBenchmarkConfig, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from echo_from_noise.cli import required
 from echo_from_noise.contract import SECTOR_CLASSES, SPLITS, VIEWS
 from echo_from_noise.device import PRECISIONS
 from echo_from_noise.errors import UserError
@@ -78,13 +79,15 @@ def _check_diffusion(self) -> None:
 
 
 def _diffusion_fields() -> list[tuple]:
-    """--formulation, then every formulation's parameters (formulations.*.Parameters)."""
+    """--formulation, then every formulation's parameters (formulations.*.Parameters), each help
+    text led by the formulation's name."""
     specs = [("formulation", str, field(default="ddpm", metadata={
         "help": f"{formulations_help()} (the EDM family's and rflow's networks predict no variance: "
                 "--learn-sigma is ignored)", "choices": FORMULATIONS}))]
     for formulation in FORMULATIONS.values():
         hints = typing.get_type_hints(formulation.Parameters)
-        specs += [(f.name, hints[f.name], field(default=f.default, metadata=f.metadata))
+        specs += [(f.name, hints[f.name], field(default=f.default, metadata={
+                      **f.metadata, "help": f"{formulation.name}: {f.metadata['help']}"}))
                   for f in dataclasses.fields(formulation.Parameters)]
     return specs
 
@@ -114,8 +117,8 @@ class TrainConfig(StepConfig, DiffusionConfig, ModelConfig):
     """Every option of the training program (model and diffusion options included)."""
 
     model_preset: str = field(default="", metadata={"help": "named network settings that replace the defaults of the network options (edm-adm: " + ", ".join(f"{k} {v}" for k, v in MODEL_PRESETS["edm-adm"].items()) + "); empty = the published SDM network", "choices": ("", *MODEL_PRESETS)})
-    data_dir: str = field(default="", metadata={"help": "step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images; local path or gs:// / az:// URL", "required": True})
-    out_dir: str = field(default="", metadata={"help": "folder for checkpoints, progress.csv, config.json and TensorBoard events; local path or gs:// / az:// URL", "required": True})
+    data_dir: str = required("step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images; local path or gs:// / az:// URL")
+    out_dir: str = required("folder for checkpoints, progress.csv, config.json and TensorBoard events; local path or gs:// / az:// URL")
     autoencoder: str = field(default="", metadata={"help": "a Gamma-VAE checkpoint (semantic_diffusion_model.train_autoencoder): train on the latent means of the training images instead of their pixels (latent diffusion, the follow-up's EDM-L models); the network then works at its latent side, and --image-size, left out, becomes its image size (given, it must be that size)"})
     views: tuple[str, ...] = field(default=("2CH_ED",), metadata={"help": "views whose real pairs are trained on together (the paper: ED frames of one chamber)", "choices": VIEWS})
     split: str = field(default="training", metadata={"help": "split of the step-2 folder to train on", "choices": SPLITS})

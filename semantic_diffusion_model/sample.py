@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-from echo_from_noise.cli import explicit_options, parse_config, run_program, save_config
+from echo_from_noise.cli import program, save_config
 from echo_from_noise.contract import SAMPLE_CONFIG_FILE
 from echo_from_noise.files import check_still_there, check_writable
 from .formulations import fits as formulation_fits
@@ -77,16 +78,14 @@ def sample(config: Config, ctx: DistContext) -> None:
         finish(job, maps, tally)
 
 
+def description() -> str:
+    """The --help text: the samplers as registered when the program runs (a test adds one)."""
+    return __doc__.replace("{samplers}", describe_samplers(formulation_fits()))
+
+
 CONFIG = Config  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    description = __doc__.replace("{samplers}", describe_samplers(formulation_fits()))
-    def body():
-        config = parse_config(Config, argv, description)
-        config.explicit = explicit_options(Config, argv)  # an option the sampler does not read is refused
-        run_distributed(sample, config)
-    run_program(body)
+# explicit: an option given that the chosen sampler does not read is refused
+main = program(CONFIG, partial(run_distributed, sample), description, explicit=True)
 
 
 if __name__ == "__main__":

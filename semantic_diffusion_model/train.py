@@ -19,12 +19,13 @@ level, attention at 32/16/8, dropout 0.1); options given explicitly override a p
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 from tqdm import tqdm
 
 from echo_from_noise import storage
-from echo_from_noise.cli import explicit_options, parse_config, run_program, with_defaults
+from echo_from_noise.cli import program, with_defaults
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import check_still_there
 from .config import MODEL_PRESETS, DiffusionConfig, TrainConfig, sub_config
@@ -126,14 +127,7 @@ def config_class(argv: list[str] | None) -> type[TrainConfig]:
 
 
 CONFIG = config_class  # argv -> the configuration class (--model-preset sets defaults)
-
-
-def main(argv: list[str] | None = None) -> None:
-    def body():
-        config = parse_config(config_class(argv), argv, __doc__)
-        config.explicit = explicit_options(config_class(argv), argv)  # --image-size given or not
-        run_distributed(train, config)
-    run_program(body)
+main = program(CONFIG, partial(run_distributed, train), __doc__, explicit=True)  # --image-size given?
 
 
 if __name__ == "__main__":

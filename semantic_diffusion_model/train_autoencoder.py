@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 import torch
 from tqdm import tqdm
 
 from echo_from_noise import storage
-from echo_from_noise.cli import parse_config, run_program
+from echo_from_noise.cli import program
 from echo_from_noise.contract import SECTOR_CLASSES, SPLITS
 from echo_from_noise.errors import UserError
 from .autoencoder.checkpoint import SERIES, STABLE_NAME, read_checkpoint, save_checkpoint
@@ -108,10 +109,7 @@ def train(config: AutoencoderTrainConfig, ctx: DistContext) -> None:
 
 
 CONFIG = AutoencoderTrainConfig  # (what the pipeline checks its options with)
-
-
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: run_distributed(train, parse_config(AutoencoderTrainConfig, argv, __doc__)))
+main = program(CONFIG, partial(run_distributed, train), __doc__)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +19,10 @@ from semantic_diffusion_model.sample import main as sample_main
 from semantic_diffusion_model.samplers import PerSampleNoise, Process, Sampler
 from semantic_diffusion_model.samplers.sigma_steps import iddpm_levels, sigma_steps
 from semantic_diffusion_model.train import main as train_main
-from semantic_diffusion_model.training.checkpoint import list_checkpoints, load_checkpoint, load_model
+from semantic_diffusion_model.training.checkpoint import load_checkpoint, load_model
 
-from .conftest import REPO, expect_user_error, kill_when, subprocess_env
+from .conftest import expect_user_error
+from .resumed_training import DIFFUSION, kill_and_resume
 
 SIGMAS = torch.tensor([0.002, 0.1, 0.5, 1.0, 7.0, 80.0], dtype=torch.float64)
 
@@ -283,19 +282,9 @@ def test_edm_checkpoint_records_the_formulation(edm_run):
 @pytest.mark.slow
 def test_killed_edm_training_resumes_bit_identical(edm_run, small_labels, tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "semantic_diffusion_model.train",
-               *edm_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "0",
-                         "--label-dropout", "0.2")]
-    env = {**subprocess_env(), "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    kill_when(command, (out / "checkpoint_0000002.pt").exists, env)
-    steps = [s for s, _ in list_checkpoints(str(out))]
-    assert steps and steps[-1] < 6, steps
-    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
-    a = load_checkpoint(str(edm_run / "checkpoint_0000006.pt"))
-    b = load_checkpoint(str(out / "checkpoint_0000006.pt"))
-    for part in ("model", "ema"):
-        for name, value in a[part].items():
-            assert torch.equal(value, b[part][name]), (part, name)
+    kill_and_resume(DIFFUSION, edm_args(small_labels, out, "--save-interval", "1",
+                                        "--keep-checkpoints", "0", "--label-dropout", "0.2"),
+                    out, kill_at=2, kept=[1, 2, 3, 4, 5, 6], reference=edm_run)
 
 
 @pytest.mark.slow  # trains networks for several seconds: not in the quick tier

@@ -5,8 +5,6 @@ import csv
 import json
 import math
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +20,8 @@ from semantic_diffusion_model.autoencoder.loss import GammaVAELoss, PerceptualFe
 from semantic_diffusion_model.autoencoder.network import GammaVAE
 from semantic_diffusion_model.train_autoencoder import main
 
-from .conftest import REPO, expect_user_error, kill_when, subprocess_env
-from .test_sdm_train import assert_same_rng_states
+from .conftest import expect_user_error
+from .resumed_training import GAMMA_VAE, assert_nothing_left_to_do, kill_and_resume
 
 TINY = dict(image_size=64, channels=(8, 16), norm_groups=8, num_res_blocks=1)
 TINY_ARGS = ["--image-size", "64", "--channels", "8", "16", "--norm-groups", "8",
@@ -146,37 +144,24 @@ def test_run_writes_checkpoints_metrics_figure_and_evaluation(reference_run, sma
     model = load_autoencoder(str(reference_run / "autoencoder.pt"))
     assert not model.training and model.config.latent_size == 32 and model.config.channels == (8, 16)
     last = read_checkpoint(str(reference_run / "autoencoder_0003.pt"))
+    assert last["step"] == 12  # 3 epochs of 4 steps
     assert all(torch.equal(v, last["model"][k]) for k, v in model.state_dict().items())
     assert weights_digest(model) == evaluation["weights_digest"] == last["weights_digest"]
     assert not list(reference_run.glob(".*.tmp"))
     # the same command again has nothing left to do
-    before = (reference_run / "autoencoder.pt").stat().st_mtime_ns
-    main(train_args(small_labels, reference_run, "--epochs", "3", "--keep-checkpoints", "0"))
-    assert (reference_run / "autoencoder.pt").stat().st_mtime_ns == before
+    assert_nothing_left_to_do(lambda: main(train_args(small_labels, reference_run, "--epochs", "3",
+                                                      "--keep-checkpoints", "0")), reference_run)
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "semantic_diffusion_model.train_autoencoder",
-               *train_args(small_labels, out, "--epochs", "3", "--keep-checkpoints", "2")]
-    # as many threads as the in-process reference run: another count sums in another order
-    env = {**subprocess_env(), "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    kill_when(command, (out / "autoencoder_0001.pt").exists, env)
-    epochs = [e for e, _ in list_checkpoints(str(out))]
-    assert epochs and epochs[-1] < 3 and not (out / "evaluation.json").exists(), epochs
-    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
-    a, b = read_checkpoint(str(reference_run / "autoencoder_0003.pt")), read_checkpoint(str(out / "autoencoder_0003.pt"))
-    assert a["step"] == b["step"] == 12
-    for name, value in a["model"].items():
-        assert torch.equal(value, b["model"][name]), name
-    for index, state in a["optimizer"]["state"].items():
-        for key, value in state.items():
-            assert torch.equal(value, b["optimizer"]["state"][index][key]), (index, key)
-    assert_same_rng_states(a["rng"], b["rng"])  # every entry: the global generators are seeded
-    assert [e for e, _ in list_checkpoints(str(out))] == [2, 3]  # --keep-checkpoints 2
+    # killed before epoch 3's checkpoint, so before the evaluation that follows it
+    # (rng: every entry compared, the global generators are seeded)
+    kill_and_resume(GAMMA_VAE, train_args(small_labels, out, "--epochs", "3", "--keep-checkpoints", "2"),
+                    out, kill_at=1, kept=[2, 3], reference=reference_run)  # --keep-checkpoints 2
     assert len(list(csv.DictReader((out / "progress.csv").open()))) == 3
-    assert (out / "evaluation.json").is_file() and not list(out.glob(".*.tmp"))
+    assert (out / "evaluation.json").is_file()
 
 
 def test_checkpoint_of_another_configuration_is_refused(reference_run, small_labels, tmp_path, capsys):

@@ -165,13 +165,12 @@ def sample(checkpoint, maps, out, *options) -> dict:
 
 @pytest.mark.slow  # trains networks for several seconds: not in the quick tier
 def test_rflow_training_resumes_exactly_and_samples_in_one_step(small_labels, tmp_path):
-    from .test_sdm_train import assert_same_training_state
+    from .resumed_training import DIFFUSION, assert_same_last_checkpoint
 
     train(small_labels, tmp_path / "straight", "--image-size", "32")
     train(small_labels, tmp_path / "resumed", "--image-size", "32", "--max-steps", "2")
     train(small_labels, tmp_path / "resumed", "--image-size", "32")  # continues from step 2
-    assert_same_training_state(str(tmp_path / "straight" / "checkpoint_0000004.pt"),
-                               str(tmp_path / "resumed" / "checkpoint_0000004.pt"))
+    assert_same_last_checkpoint(DIFFUSION, tmp_path / "straight", tmp_path / "resumed")
     checkpoint = tmp_path / "straight" / "checkpoint_0000004.pt"
     from semantic_diffusion_model.training.checkpoint import load_checkpoint
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,9 @@ from semantic_diffusion_model.train import Trainer, main
 from semantic_diffusion_model.network.unet import SPADEUNet
 from semantic_diffusion_model.space.pixel import PixelSpace
 
-from .conftest import REPO, kill_when, subprocess_env
+from .conftest import REPO
+from .resumed_training import (DIFFUSION, assert_nothing_left_to_do, assert_same_last_checkpoint,
+                               kill_and_resume)
 
 TINY = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1", "2",
         "--num-res-blocks", "1", "--attention-resolutions", "16", "--num-head-channels", "16"]
@@ -32,27 +32,6 @@ TINY = ["--image-size", "32", "--model-channels", "32", "--channel-mult", "1", "
 def train_args(data: Path, out: Path, *extra: str) -> list[str]:
     return ["--data-dir", str(data), "--out-dir", str(out), *TINY, "--batch-size", "4",
             "--lr-anneal-steps", "6", "--log-interval", "1", "--no-tensorboard", *extra]
-
-
-def assert_same_training_state(path_a: str, path_b: str) -> None:
-    a, b = load_checkpoint(path_a), load_checkpoint(path_b)
-    assert a["step"] == b["step"]
-    for part in ("model", "ema"):
-        for name, value in a[part].items():
-            assert torch.equal(value, b[part][name]), (part, name)
-    for index, state in a["optimizer"]["state"].items():
-        for key, value in state.items():
-            assert torch.equal(value, b["optimizer"]["state"][index][key]), (index, key)
-    assert_same_rng_states(a["rng"], b["rng"])
-
-
-def assert_same_rng_states(a: dict, b: dict) -> None:
-    """Every generator state a checkpoint stores (torch, numpy, Python) is the same."""
-    assert torch.equal(a["torch"], b["torch"])
-    assert torch.equal(a["numpy"]["keys"], b["numpy"]["keys"])
-    assert {k: v for k, v in a["numpy"].items() if k != "keys"} == {k: v for k, v in b["numpy"].items() if k != "keys"}
-    assert torch.equal(a["python"]["state"], b["python"]["state"])
-    assert a["python"]["gauss_next"] == b["python"]["gauss_next"]
 
 
 def run_main(argv: list[str], capsys) -> tuple[int, str]:
@@ -101,27 +80,15 @@ def test_interrupted_and_resumed_run_ends_identical(reference_run, small_labels,
     main(train_args(small_labels, out, "--save-interval", "3", "--max-steps", "3"))
     assert [s for s, _ in list_checkpoints(str(out))] == [3]
     main(train_args(small_labels, out, "--save-interval", "3"))  # --resume auto continues from step 3
-    assert_same_training_state(str(reference_run / "checkpoint_0000006.pt"), str(out / "checkpoint_0000006.pt"))
-    # the same command once more has nothing left to do
-    before = (out / "checkpoint_0000006.pt").stat().st_mtime_ns
-    main(train_args(small_labels, out, "--save-interval", "3"))
-    assert (out / "checkpoint_0000006.pt").stat().st_mtime_ns == before
+    assert_same_last_checkpoint(DIFFUSION, reference_run, out)
+    assert_nothing_left_to_do(lambda: main(train_args(small_labels, out, "--save-interval", "3")), out)
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_exactly(reference_run, small_labels, tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "semantic_diffusion_model.train",
-               *train_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "2")]
-    # as many threads as the in-process reference run: another count sums in another order
-    env = {**subprocess_env(), "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    kill_when(command, (out / "checkpoint_0000002.pt").exists, env)
-    steps = [s for s, _ in list_checkpoints(str(out))]
-    assert steps and steps[-1] < 6, steps  # killed before the end
-    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
-    assert_same_training_state(str(reference_run / "checkpoint_0000006.pt"), str(out / "checkpoint_0000006.pt"))
-    assert [s for s, _ in list_checkpoints(str(out))] == [5, 6]  # --keep-checkpoints 2
-    assert not list(out.glob(".*.tmp"))
+    kill_and_resume(DIFFUSION, train_args(small_labels, out, "--save-interval", "1", "--keep-checkpoints", "2"),
+                    out, kill_at=2, kept=[5, 6], reference=reference_run)  # --keep-checkpoints 2
 
 
 @pytest.mark.slow

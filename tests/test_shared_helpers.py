@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from echo_from_noise.cli import (build_parser, config_from_dict, config_to_dict, option_arguments,
-                                 parse_config, prefixed_arguments, prefixed_options,
+                                 parse_config, prefixed_arguments, prefixed_options, program,
                                  with_defaults)
-from echo_from_noise.errors import UserError
+from echo_from_noise.errors import AlreadyReported, UserError
 from echo_from_noise.files import (atomic_path, read_label_png, read_png, remove_temporaries,
                                    write_png)
 
@@ -73,6 +73,22 @@ def test_with_defaults_changes_only_the_defaults():
         with_defaults(ExampleConfig, colour="red")
 
 
+def test_program_parses_runs_and_reports_errors_in_one_line(capsys):
+    runs = []
+    main = program(ExampleConfig, runs.append, "an example", explicit=True)
+    main(["--data-dir", "x", "--size", "64"])
+    assert runs == [ExampleConfig("x", 64)] and runs[0].explicit == ("data_dir", "size")
+    # a configuration chosen by the command line (a function of argv)
+    program(lambda argv: with_defaults(ExampleConfig, size=len(argv)), runs.append, None)(["--data-dir", "y"])
+    assert runs[-1].size == 2
+    for error, printed in ((UserError("bad\ninput"), "error: bad input\n"), (AlreadyReported("x"), "")):
+        def fail(config, error=error):
+            raise error
+        with pytest.raises(SystemExit) as exit_info:
+            program(ExampleConfig, fail, None)(["--data-dir", "x"])
+        assert exit_info.value.code == 2 and capsys.readouterr().err == printed
+
+
 def test_atomic_path_leaves_nothing_when_the_write_fails(tmp_path):
     target = tmp_path / "out.txt"
     with pytest.raises(RuntimeError):
@@ -106,3 +122,12 @@ def test_png_reading_names_the_file_and_the_problem(tmp_path):
         read_png(tmp_path / "broken.png")
     with pytest.raises(UserError, match=r"missing\.png: file not found"):
         read_png(tmp_path / "missing.png")
+
+
+def test_print_table_aligns_headers_and_cells(capsys):
+    from echo_from_noise.timing import print_table
+
+    print_table([("name", "<6", "name"), ("s", ">7.2f", "s"), ("x", ">5", lambda r: f"{r['x']}x")],
+                [{"name": "a", "s": 1.0, "x": 3}, {"name": "bb", "s": 12.345, "x": 40}])
+    assert capsys.readouterr().out.splitlines() == ["name        s    x", "a        1.00   3x",
+                                                    "bb      12.35  40x"]

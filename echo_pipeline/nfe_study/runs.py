@@ -8,6 +8,7 @@ from pathlib import Path
 from echo_from_noise.cli import option_arguments
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import read_json
+from echo_segmentation.run_folder import BEST_FILE
 from semantic_diffusion_model.autoencoder.checkpoint import load_autoencoder
 from semantic_diffusion_model.config import ModelConfig
 from semantic_diffusion_model.flops import decoder_gflop, forward_gflop, training_gflop_per_image
@@ -122,6 +123,6 @@ def run_stages(stages: StageRunner, c: StudyConfig, run: dict, out: Path) -> Non
         *(["--image-size", str(c.seg_image_size)] if c.seg_image_size else []),
         "--seed", str(c.seed), "--resume"])
     stages.run(f"segmentation_test_{name}", PYTHON + [
-        "echo_segmentation.test", "--checkpoint", str(seg_dir / "best.pt"),
+        "echo_segmentation.test", "--checkpoint", str(seg_dir / BEST_FILE),
         "--data-dir", c.extract_dir, *views, "--out-dir", str(out / "results" / name),
         "--seed", str(c.seed)])

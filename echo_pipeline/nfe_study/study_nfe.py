@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from echo_from_noise.cli import parse_config, run_program, save_config
+from echo_from_noise.cli import program, save_config
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import check_writable, write_csv
 
@@ -85,8 +85,7 @@ def study(c: StudyConfig) -> None:
           f"{out / 'nfe_study_cost.png'}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    run_program(lambda: study(parse_config(StudyConfig, argv, __doc__)))
+main = program(StudyConfig, study, __doc__)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from echo_from_noise.cli import config_from_dict, config_to_dict
 from echo_from_noise.errors import UserError
 from echo_from_noise.files import write_csv
 
+from ..run_folder import BEST_FILE, LAST_FILE, LOG_FILE, TENSORBOARD_FOLDER
+
 
 def resumed_state(config, last: Path, read: Callable[[Path], dict],
                   resumable: tuple[str, ...]) -> dict | None:
@@ -39,7 +41,7 @@ def tensorboard_writer(out: Path, start_epoch: int):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(out / "tensorboard"), purge_step=start_epoch + 1)
+    return SummaryWriter(str(out / TENSORBOARD_FOLDER), purge_step=start_epoch + 1)
 
 
 def save_epoch(out: Path, content: dict, row: dict, writer, save: Callable[..., None],
@@ -47,9 +49,9 @@ def save_epoch(out: Path, content: dict, row: dict, writer, save: Callable[..., 
     """best.pt if the epoch improved, last.pt (both written by ``save``), log.csv with the
     columns ``fields`` and the ``scalars`` in TensorBoard."""
     if row["best"]:
-        save(out / "best.pt", **content)
-    save(out / "last.pt", **content)
-    write_csv(out / "log.csv", fields, content["history"])
+        save(out / BEST_FILE, **content)
+    save(out / LAST_FILE, **content)
+    write_csv(out / LOG_FILE, fields, content["history"])
     if writer:
         for key in scalars:
             writer.add_scalar(key, row[key], row["epoch"])

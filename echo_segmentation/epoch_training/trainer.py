@@ -29,6 +29,7 @@ from echo_from_noise.files import check_writable, remove_temporaries
 from echo_from_noise.launch import require_one_process
 
 from ..model import stop_note
+from ..run_folder import CONFIG_FILE, LAST_FILE
 from .records import resumed_state, save_epoch, tensorboard_writer
 from .steps import cosine_lr, epoch_loader, set_learning_rate, train_epoch
 
@@ -109,13 +110,13 @@ class EpochTrainer:
         require_one_process(self.program)  # one task under srun etc.
         self.config = config = self.checked_config(self.config)
         out = Path(config.out_dir)
-        checkpoint = resumed_state(config, out / "last.pt", self.read_checkpoint, self.resumable)
+        checkpoint = resumed_state(config, out / LAST_FILE, self.read_checkpoint, self.resumable)
         device = pick_device(config.device)
         data = self.load_data(checkpoint)
         check_writable(out)  # only now: bad input above leaves no output folder behind
         remove_temporaries(out)  # a checkpoint half-written when an earlier run was killed
         network, optimizer, state = self.start(checkpoint, device)
-        save_config(config, out / "config.json", extra={
+        save_config(config, out / CONFIG_FILE, extra={
             **self.run_facts(), "normalisation": data.normalisation,
             "num_training": len(data.train_labels), "num_validation": len(data.val_labels),
             "parameters": sum(p.numel() for p in network.parameters())})
@@ -160,7 +161,7 @@ class EpochTrainer:
         for epoch in range(state["epoch"], config.epochs):
             if state["elapsed_s"] + last_epoch_s > budget_s:
                 self.stop_for_time_budget(state, epoch)
-                self.save_checkpoint(out / "last.pt", **self.checkpoint_content(
+                self.save_checkpoint(out / LAST_FILE, **self.checkpoint_content(
                     data.normalisation, network, optimizer, state))
                 break
             started = time.monotonic()

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from echo_from_noise.cli import require_at_least
+from echo_from_noise.cli import require_at_least, required
 from echo_from_noise.errors import UserError
 
+from ..run_folder import out_dir_option
 from .data import CLASS_NAMES
 
 NETWORKS = ("efficientnet-b0", "densenet121")
@@ -25,14 +26,12 @@ RESUMABLE_CHANGES = ("resume", "epochs", "num_workers", "device")
 
 @dataclass
 class ViewTrainConfig:
-    data_dir: str = field(default="", metadata={
-        "help": "training data: a step-3 samples root SAMPLES/<VIEW>/samples (label = the view "
-                "folder, split from the name), a step-1 extraction root EXTRACT/<VIEW>/images/"
-                "<split>, or a step-4 dataset folder SEG/<dataset>/images/<split> (view from the "
-                "name); training/ and validation/ splits are used", "required": True})
-    out_dir: str = field(default="", metadata={
-        "help": "run folder: config.json, log.csv, last.pt (for --resume), best.pt (best "
-                "validation balanced accuracy)", "required": True})
+    data_dir: str = required("training data: a step-3 samples root SAMPLES/<VIEW>/samples (label = "
+                             "the view folder, split from the name), a step-1 extraction root "
+                             "EXTRACT/<VIEW>/images/<split>, or a step-4 dataset folder "
+                             "SEG/<dataset>/images/<split> (view from the name); training/ and "
+                             "validation/ splits are used")
+    out_dir: str = out_dir_option("balanced accuracy")
     classes: str = field(default="chamber", metadata={
         "help": "'chamber' = 2 classes (2CH, 4CH); 'view' = 4 classes (2CH_ED, 2CH_ES, 4CH_ED, "
                 "4CH_ES)", "choices": tuple(CLASS_NAMES)})

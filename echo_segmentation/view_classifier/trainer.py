@@ -18,6 +18,7 @@ import torch
 from echo_from_noise.errors import UserError
 
 from ..epoch_training.trainer import EpochTrainer
+from ..run_folder import BEST_FILE
 from ..transforms import intensity_statistics
 from .config import RESUMABLE_CHANGES, ViewTrainConfig, check_batches, check_config
 from .data import CLASS_NAMES, list_view_images, load_images
@@ -127,4 +128,4 @@ class ViewClassifierTrainer(EpochTrainer):
     def print_done(self, state: dict, out: Path) -> None:
         print(f"done: {state['epoch']} epochs in {state['elapsed_s'] / 60:.1f} min; best "
               f"validation balanced accuracy {state['best_score']:.4f} at epoch "
-              f"{state['best_epoch']} -> {out / 'best.pt'}")
+              f"{state['best_epoch']} -> {out / BEST_FILE}")

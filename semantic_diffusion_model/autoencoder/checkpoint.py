@@ -10,34 +10,19 @@ import hashlib
 
 import torch
 
-from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
+from echo_from_noise.checkpoint_files import CheckpointFormat, load_weights
 from echo_from_noise.cli import config_from_dict
 from echo_from_noise.errors import UserError
 from ..training.checkpoint_series import CheckpointSeries
 from .config import AutoencoderConfig
 from .network import GammaVAE
 
-FORMAT = "echo-from-noise/gamma-vae-checkpoint"
-VERSION = 1
+FORMAT = CheckpointFormat("echo-from-noise/gamma-vae-checkpoint", 1,
+                          "a Gamma-VAE checkpoint of this project", "Gamma-VAE checkpoint")
+save_checkpoint, read_checkpoint = FORMAT.save, FORMAT.read
 STABLE_NAME = "autoencoder.pt"  # what later programs take (--autoencoder)
-
-
 SERIES = CheckpointSeries("autoencoder", 4)  # autoencoder_<epoch>.pt
-checkpoint_name, list_checkpoints = SERIES.name, SERIES.list
-latest_checkpoint, prune_checkpoints = SERIES.latest, SERIES.prune
-
-
-def save_checkpoint(path: str, state: dict) -> None:
-    save_torch(path, {"format": FORMAT, "version": VERSION, **state})
-
-
-def read_checkpoint(path: str) -> dict:
-    """A Gamma-VAE checkpoint of this project, on the CPU; UserError naming the file otherwise."""
-    state = load_torch(path, FORMAT, "a Gamma-VAE checkpoint of this project", key="format")
-    if state.get("version") != VERSION:
-        raise UserError(f"{path}: Gamma-VAE checkpoint version {state.get('version')} is not "
-                        f"supported (this code reads version {VERSION})")
-    return state
+list_checkpoints = SERIES.list
 
 
 def autoencoder_config_of(state: dict, path: str) -> AutoencoderConfig:

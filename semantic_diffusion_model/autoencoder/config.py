@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from echo_from_noise.cli import required
 from echo_from_noise.contract import VIEWS
 from echo_from_noise.device import PRECISIONS
 from echo_from_noise.launch import DIST_HOST_HELP
@@ -50,8 +51,8 @@ class AutoencoderConfig:
 class AutoencoderTrainConfig(AutoencoderConfig):
     """Every option of semantic_diffusion_model.train_autoencoder."""
 
-    data_dir: str = field(default="", metadata={"help": "step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images, split into training, validation and testing", "required": True})
-    out_dir: str = field(default="", metadata={"help": "folder for checkpoints, config.json, progress.csv, reconstructions.png and evaluation.json", "required": True})
+    data_dir: str = required("step-2 folder (LABELS) with <VIEW>/sector_annotations and <VIEW>/images, split into training, validation and testing")
+    out_dir: str = required("folder for checkpoints, config.json, progress.csv, reconstructions.png and evaluation.json")
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views whose real images are used (training, validation and testing splits)", "choices": VIEWS})
     epochs: int = field(default=200, metadata={"help": "training epochs (one epoch = ceil(training images / global batch) steps); a later run with a larger value continues"})
     batch_size: int = field(default=12, metadata={"help": "images per step on each process (GPU)"})

@@ -13,7 +13,8 @@ union of every formulation's ``Parameters``) and answers:
 - ``process()``: what a sampler needs (``samplers.process``), including which samplers fit.
 Class attributes: ``name``, ``summary`` (for --help), ``learns_variance`` (the network also predicts
 a variance), ``samplers`` (names of the samplers that fit), ``Parameters`` (a dataclass of the
-options it reads, named with the formulation's prefix; checked by ``check_parameters``).
+options it reads, named with the formulation's prefix, each declared with the range it must lie in:
+``parameters.parameter``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .parameters import range_rules
 
 
 class Formulation:
@@ -37,9 +40,15 @@ class Formulation:
         """``learn_sigma``: the network also outputs a variance (only where ``learns_variance``)."""
         self.config, self.learn_sigma = config, learn_sigma and self.learns_variance
 
+    @classmethod
+    def parameter_rules(cls, config) -> list[tuple[bool, str]]:
+        """(holds, message) for each range its parameters must respect: those declared with them,
+        then the ``relations`` between them."""
+        return range_rules(cls.Parameters, config) + cls.relations(config)
+
     @staticmethod
-    def parameter_rules(config) -> list[tuple[bool, str]]:
-        """(holds, message) for each range its parameters must respect."""
+    def relations(config) -> list[tuple[bool, str]]:
+        """(holds, message) for each range that one parameter's value sets for another."""
         return []
 
     def network(self, net: nn.Module) -> nn.Module:

@@ -3,13 +3,14 @@ a cosine (or linear) beta schedule, the network predicts epsilon and the interpo
 trained with the hybrid loss MSE(eps) + vb_weight L_t (``diffusion.ddpm``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from ..diffusion.ddpm import create_diffusion, get_named_beta_schedule
 from ..samplers.process import Process
 from .base import Formulation
+from .parameters import parameter
 
 
 class DDPM(Formulation):
@@ -21,14 +22,9 @@ class DDPM(Formulation):
 
     @dataclass
     class Parameters:
-        noise_schedule: str = field(default="cosine", metadata={"help": "ddpm: beta schedule", "choices": ("cosine", "linear")})
-        diffusion_steps: int = field(default=1000, metadata={"help": "ddpm: number of diffusion steps T"})
-        vb_weight: float = field(default=0.001, metadata={"help": "ddpm: weight of the per-timestep variational term L_t in the hybrid loss MSE + w L_t (the published code's mse + 0.001 * vb; guided-diffusion uses 1)"})
-
-    @staticmethod
-    def parameter_rules(c) -> list[tuple[bool, str]]:
-        return [(c.diffusion_steps >= 1, f"--diffusion-steps must be >= 1, got {c.diffusion_steps}"),
-                (c.vb_weight >= 0, f"--vb-weight must be >= 0, got {c.vb_weight}")]
+        noise_schedule: str = parameter("cosine", "beta schedule", choices=("cosine", "linear"))
+        diffusion_steps: int = parameter(1000, "number of diffusion steps T", at_least=1)
+        vb_weight: float = parameter(0.001, "weight of the per-timestep variational term L_t in the hybrid loss MSE + w L_t (the published code's mse + 0.001 * vb; guided-diffusion uses 1)", at_least=0)
 
     def __init__(self, config, learn_sigma: bool = True):
         super().__init__(config, learn_sigma)

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from .parameters import parameter
 from .preconditioned import Preconditioned
 
 
@@ -19,14 +20,9 @@ class EDM(Preconditioned):
 
     @dataclass
     class Parameters:
-        sigma_data: float = field(default=0.5, metadata={"help": "edm: standard deviation of the data in c_skip, c_out, c_in and the loss weight (latent models are standardised to it)"})
-        p_mean: float = field(default=-1.2, metadata={"help": "edm: mean of ln(sigma) of the training noise levels"})
-        p_std: float = field(default=1.2, metadata={"help": "edm: standard deviation of ln(sigma) of the training noise levels"})
-
-    @staticmethod
-    def parameter_rules(c):
-        return [(c.sigma_data > 0, f"--sigma-data must be > 0, got {c.sigma_data}"),
-                (c.p_std > 0, f"--p-std must be > 0, got {c.p_std}")]
+        sigma_data: float = parameter(0.5, "standard deviation of the data in c_skip, c_out, c_in and the loss weight (latent models are standardised to it)", above=0)
+        p_mean: float = parameter(-1.2, "mean of ln(sigma) of the training noise levels")
+        p_std: float = parameter(1.2, "standard deviation of ln(sigma) of the training noise levels", above=0)
 
     def coefficients(self, sigma):
         sd = self.config.sigma_data

@@ -15,7 +15,7 @@ and what the log's 'mse' measures (t^2 times the velocity error).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,6 +23,7 @@ from torch import nn
 from ..diffusion.likelihood import mean_flat
 from ..samplers.process import FlowProcess, shift_time
 from .base import Formulation
+from .parameters import parameter
 
 TIME_SCALE = 1000.0  # the network's time input is TIME_SCALE t
 
@@ -45,15 +46,10 @@ class RectifiedFlow(Formulation):
 
     @dataclass
     class Parameters:
-        rflow_time: str = field(default="logit-normal", metadata={"help": "rflow: distribution of the training times t", "choices": ("logit-normal", "uniform")})
-        rflow_mean: float = field(default=0.0, metadata={"help": "rflow: mean m of the logit-normal t = sigmoid(m + s z)"})
-        rflow_std: float = field(default=1.0, metadata={"help": "rflow: standard deviation s of the logit-normal"})
-        rflow_shift: float = field(default=1.0, metadata={"help": "rflow: time shift k, t' = k t / (1 + (k - 1) t), in training and sampling (1 = none)"})
-
-    @staticmethod
-    def parameter_rules(c):
-        return [(c.rflow_std > 0, f"--rflow-std must be > 0, got {c.rflow_std}"),
-                (c.rflow_shift > 0, f"--rflow-shift must be > 0, got {c.rflow_shift}")]
+        rflow_time: str = parameter("logit-normal", "distribution of the training times t", choices=("logit-normal", "uniform"))
+        rflow_mean: float = parameter(0.0, "mean m of the logit-normal t = sigmoid(m + s z)")
+        rflow_std: float = parameter(1.0, "standard deviation s of the logit-normal", above=0)
+        rflow_shift: float = parameter(1.0, "time shift k, t' = k t / (1 + (k - 1) t), in training and sampling (1 = none)", above=0)
 
     def network(self, net):
         return VelocityNetwork(net)

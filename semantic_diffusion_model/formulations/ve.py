@@ -4,10 +4,11 @@
     c_skip = 1, c_out = s, c_in = 1, c_noise = ln(s / 2)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from .parameters import parameter
 from .preconditioned import Preconditioned
 
 
@@ -17,11 +18,11 @@ class VE(Preconditioned):
 
     @dataclass
     class Parameters:
-        ve_sigma_min: float = field(default=0.02, metadata={"help": "ve: smallest training noise level"})
-        ve_sigma_max: float = field(default=100.0, metadata={"help": "ve: largest training noise level"})
+        ve_sigma_min: float = parameter(0.02, "smallest training noise level")
+        ve_sigma_max: float = parameter(100.0, "largest training noise level")
 
     @staticmethod
-    def parameter_rules(c):
+    def relations(c):  # the range of each is set by the other
         return [(0 < c.ve_sigma_min < c.ve_sigma_max,
                  f"--ve-sigma-min must be > 0 and below --ve-sigma-max, got {c.ve_sigma_min} and {c.ve_sigma_max}")]
 

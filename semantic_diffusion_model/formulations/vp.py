@@ -4,11 +4,12 @@
     c_skip = 1, c_out = -s, c_in = 1 / sqrt(s^2 + 1), c_noise = (M - 1) t(s)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from ..diffusion.preconditioning import vp_sigma, vp_sigma_inverse
+from .parameters import parameter
 from .preconditioned import Preconditioned
 
 
@@ -18,17 +19,10 @@ class VP(Preconditioned):
 
     @dataclass
     class Parameters:
-        vp_beta_d: float = field(default=19.9, metadata={"help": "vp: beta_d of sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1)"})
-        vp_beta_min: float = field(default=0.1, metadata={"help": "vp: beta_min of sigma(t)"})
-        vp_epsilon_t: float = field(default=1e-5, metadata={"help": "vp: smallest training time t (t ~ U(epsilon_t, 1))"})
-        vp_m: int = field(default=1000, metadata={"help": "vp: M of the network's noise input c_noise = (M - 1) t"})
-
-    @staticmethod
-    def parameter_rules(c):
-        return [(c.vp_beta_d > 0 and c.vp_beta_min >= 0,
-                 f"--vp-beta-d must be > 0 and --vp-beta-min >= 0, got {c.vp_beta_d} and {c.vp_beta_min}"),
-                (0 < c.vp_epsilon_t < 1, f"--vp-epsilon-t must be in (0, 1), got {c.vp_epsilon_t}"),
-                (c.vp_m >= 1, f"--vp-m must be >= 1, got {c.vp_m}")]
+        vp_beta_d: float = parameter(19.9, "beta_d of sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1)", above=0)
+        vp_beta_min: float = parameter(0.1, "beta_min of sigma(t)", at_least=0)
+        vp_epsilon_t: float = parameter(1e-5, "smallest training time t (t ~ U(epsilon_t, 1))", above=0, below=1)
+        vp_m: int = parameter(1000, "M of the network's noise input c_noise = (M - 1) t", at_least=1)
 
     def sigma(self, t):
         return vp_sigma(t, self.config.vp_beta_d, self.config.vp_beta_min)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from echo_from_noise.cli import required
 from echo_from_noise.contract import SPLITS, VIEWS
 from echo_from_noise.device import PRECISIONS
 from echo_from_noise.errors import UserError
@@ -12,9 +13,9 @@ from ..samplers import SamplerConfig
 
 @dataclass
 class Config(SamplerConfig):
-    checkpoint: str = field(default="", metadata={"help": "checkpoint written by semantic_diffusion_model.train (local path or gs:// / az:// URL)", "required": True})
-    maps_dir: str = field(default="", metadata={"help": "label maps: a step-2 root (its <VIEW>_augmented/sector_annotations/<split> folders), one view's map folder with split subfolders, or a plain folder of map PNGs", "required": True})
-    out_dir: str = field(default="", metadata={"help": "output root (step 3 layout: <VIEW>/samples, labels, labels_visible, combined)", "required": True})
+    checkpoint: str = required("checkpoint written by semantic_diffusion_model.train (local path or gs:// / az:// URL)")
+    maps_dir: str = required("label maps: a step-2 root (its <VIEW>_augmented/sector_annotations/<split> folders), one view's map folder with split subfolders, or a plain folder of map PNGs")
+    out_dir: str = required("output root (step 3 layout: <VIEW>/samples, labels, labels_visible, combined)")
     views: tuple[str, ...] = field(default=VIEWS, metadata={"help": "views to sample (maps of other views are left out)", "choices": VIEWS})
     splits: tuple[str, ...] = field(default=("training", "validation"), metadata={"help": "split subfolders to sample (the testing split stays real)", "choices": SPLITS})
     guidance_scale: float = field(default=1.0, metadata={"help": "classifier-free guidance scale s (eps = eps_null + s (eps_map - eps_null)); 1 = off (the paper); needs a model trained with --label-dropout > 0"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from echo_from_noise.checkpoint_files import load_torch, load_weights, save_torch
+from echo_from_noise.checkpoint_files import CheckpointFormat, load_weights
 from echo_from_noise.cli import config_from_dict, config_to_dict
 from echo_from_noise.errors import UserError
 from ..config import DiffusionConfig, ModelConfig
@@ -17,41 +17,26 @@ from ..formulations import formulation_of
 from ..network.unet import SPADEUNet
 from .checkpoint_series import CheckpointSeries
 
-FORMAT = "echo-from-noise/sdm-checkpoint"
-# version 2: vb_weight weighs the per-timestep term L_t (version 1: L_vlb = T L_t); formulations
-VERSION = 2
-SERIES = CheckpointSeries("checkpoint", 7)  # checkpoint_<step>.pt
-checkpoint_name, list_checkpoints = SERIES.name, SERIES.list
-latest_checkpoint, prune_checkpoints = SERIES.latest, SERIES.prune
-
-
-def save_checkpoint(path: str, state: dict) -> None:
-    """Write atomically (local or URL); a full disk is a UserError and leaves nothing."""
-    save_torch(path, {"format": FORMAT, "version": VERSION, **state})
-
-
-def load_checkpoint(path: str) -> dict:
-    """Load a checkpoint of this project on the CPU (weights_only); UserError if it is not one."""
-    state = load_torch(path, FORMAT, "a semantic diffusion model checkpoint of this project",
-                       key="format")
-    version = state.get("version")
-    if version == 1 and isinstance(state.get("diffusion_config"), dict):
-        upgrade_version_1(state)
-    elif version != VERSION:
-        raise UserError(f"{path}: checkpoint version {version} is not supported "
-                        f"(this code reads versions 1 and {VERSION})")
-    return state
-
 
 def upgrade_version_1(state: dict) -> None:
     """Version 1's vb_weight multiplied T L_t: the same loss is vb_weight x T on L_t."""
-    diffusion = state["diffusion_config"]
+    diffusion = state.get("diffusion_config")
+    if not isinstance(diffusion, dict):
+        return  # (configs_of refuses it)
     steps = diffusion.get("diffusion_steps", DiffusionConfig.diffusion_steps)
     weight = diffusion.get("vb_weight", 0.001) * steps
     diffusion["vb_weight"] = weight
     if isinstance(state.get("config"), dict):
         state["config"]["vb_weight"] = weight
-    state["version"] = VERSION
+
+
+# version 2: vb_weight weighs the per-timestep term L_t (version 1: L_vlb = T L_t); formulations
+FORMAT = CheckpointFormat("echo-from-noise/sdm-checkpoint", 2,
+                          "a semantic diffusion model checkpoint of this project", "checkpoint",
+                          upgrades={1: upgrade_version_1})
+save_checkpoint, load_checkpoint = FORMAT.save, FORMAT.read
+SERIES = CheckpointSeries("checkpoint", 7)  # checkpoint_<step>.pt
+checkpoint_name, list_checkpoints = SERIES.name, SERIES.list
 
 
 def configs_of(state: dict, path: str = "checkpoint") -> tuple[ModelConfig, DiffusionConfig]:
