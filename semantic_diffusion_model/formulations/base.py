@@ -14,11 +14,12 @@ union of every formulation's ``Parameters``) and answers:
 Class attributes: ``name``, ``summary`` (for --help), ``learns_variance`` (the network also predicts
 a variance), ``samplers`` (names of the samplers that fit), ``Parameters`` (a dataclass of the
 options it reads, named with the formulation's prefix, each declared with the range it must lie in:
-``parameters.parameter``).
+``parameters.parameter``; a subclass writes a plain class and it becomes a dataclass when the
+subclass is defined).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 
 import torch
 from torch import nn
@@ -35,6 +36,11 @@ class Formulation:
     @dataclass
     class Parameters:
         """No options of its own."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not is_dataclass(cls.Parameters):
+            cls.Parameters = dataclass(cls.Parameters)
 
     def __init__(self, config, learn_sigma: bool = False):
         """``learn_sigma``: the network also outputs a variance (only where ``learns_variance``)."""

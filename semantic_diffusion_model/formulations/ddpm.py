@@ -3,7 +3,6 @@ a cosine (or linear) beta schedule, the network predicts epsilon and the interpo
 trained with the hybrid loss MSE(eps) + vb_weight L_t (``diffusion.ddpm``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
@@ -20,7 +19,6 @@ class DDPM(Formulation):
     learns_variance = True
     samplers = ("ddpm", "ddim", "dpm-solver++", "heun", "euler")
 
-    @dataclass
     class Parameters:
         noise_schedule: str = parameter("cosine", "beta schedule", choices=("cosine", "linear"))
         diffusion_steps: int = parameter(1000, "number of diffusion steps T", at_least=1)

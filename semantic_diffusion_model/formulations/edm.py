@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
@@ -18,7 +17,6 @@ class EDM(Preconditioned):
     name = "edm"
     summary = "EDM's preconditioning and loss (Karras et al. 2022)"
 
-    @dataclass
     class Parameters:
         sigma_data: float = parameter(0.5, "standard deviation of the data in c_skip, c_out, c_in and the loss weight (latent models are standardised to it)", above=0)
         p_mean: float = parameter(-1.2, "mean of ln(sigma) of the training noise levels")

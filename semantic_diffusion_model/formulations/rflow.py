@@ -15,7 +15,6 @@ and what the log's 'mse' measures (t^2 times the velocity error).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -44,7 +43,6 @@ class RectifiedFlow(Formulation):
     summary = "rectified flow: straight paths from the image to noise, velocity prediction"
     samplers = ("heun", "euler")
 
-    @dataclass
     class Parameters:
         rflow_time: str = parameter("logit-normal", "distribution of the training times t", choices=("logit-normal", "uniform"))
         rflow_mean: float = parameter(0.0, "mean m of the logit-normal t = sigmoid(m + s z)")

@@ -4,7 +4,6 @@
     c_skip = 1, c_out = s, c_in = 1, c_noise = ln(s / 2)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
@@ -16,7 +15,6 @@ class VE(Preconditioned):
     name = "ve"
     summary = "the VE SDE's preconditioning and loss (Song et al. 2021, as in EDM Table 1)"
 
-    @dataclass
     class Parameters:
         ve_sigma_min: float = parameter(0.02, "smallest training noise level")
         ve_sigma_max: float = parameter(100.0, "largest training noise level")

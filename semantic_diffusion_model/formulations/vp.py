@@ -4,7 +4,6 @@
     c_skip = 1, c_out = -s, c_in = 1 / sqrt(s^2 + 1), c_noise = (M - 1) t(s)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
@@ -17,7 +16,6 @@ class VP(Preconditioned):
     name = "vp"
     summary = "the VP SDE's preconditioning and loss (Song et al. 2021, as in EDM Table 1)"
 
-    @dataclass
     class Parameters:
         vp_beta_d: float = parameter(19.9, "beta_d of sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1)", above=0)
         vp_beta_min: float = parameter(0.1, "beta_min of sigma(t)", at_least=0)
